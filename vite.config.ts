@@ -1,0 +1,52 @@
+import { defineConfig, type Plugin } from 'vite';
+import react from '@vitejs/plugin-react';
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+// Cross-origin isolation: SharedArrayBuffer and threaded wasm need it.
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+// Private by construction: the studio talks to its own origin only.
+// 'wasm-unsafe-eval' lets WebAssembly compile; blob: serves emscripten's pthread workers.
+const csp = (dev: boolean) =>
+  [
+    "default-src 'self'",
+    `script-src 'self' 'wasm-unsafe-eval' blob:${dev ? " 'unsafe-inline'" : ''}`,
+    "worker-src 'self' blob:",
+    `connect-src 'self' blob: data:${dev ? ' ws://localhost:* ws://127.0.0.1:*' : ''}`,
+    "img-src 'self' blob: data:",
+    "style-src 'self' 'unsafe-inline'",
+    "font-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'none'",
+  ].join('; ');
+
+/** Serve tfjs-backend-wasm binaries from our own origin (never a CDN). */
+function tfjsWasmFiles(): Plugin {
+  const copy = () => {
+    const src = resolve(import.meta.dirname, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+    const dst = resolve(import.meta.dirname, 'public/tfjs-wasm');
+    mkdirSync(dst, { recursive: true });
+    for (const f of readdirSync(src)) if (f.endsWith('.wasm')) cpSync(resolve(src, f), resolve(dst, f));
+  };
+  return { name: 'tfjs-wasm-files', buildStart: copy, configureServer: copy };
+}
+
+export default defineConfig({
+  plugins: [react(), tfjsWasmFiles()],
+  server: { host: 'localhost', port: 5173, headers: { ...isolation, 'Content-Security-Policy': csp(true) } },
+  preview: { host: 'localhost', port: 4173, headers: { ...isolation, 'Content-Security-Policy': csp(false) } },
+  worker: { format: 'es' },
+  optimizeDeps: { exclude: ['@niivue/dcm2niix', '@tensorflow/tfjs-backend-wasm'] },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    chunkSizeWarningLimit: 8000,
+    rollupOptions: { input: { main: resolve(import.meta.dirname, 'index.html'), selftest: resolve(import.meta.dirname, 'selftest.html') } },
+  },
+});
