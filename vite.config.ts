@@ -37,11 +37,31 @@ function tfjsWasmFiles(): Plugin {
   return { name: 'tfjs-wasm-files', buildStart: copy, configureServer: copy };
 }
 
+/**
+ * The threaded wasm backend starts each pthread worker by re-evaluating `factory.toString()` in a blob.
+ * Minification renames the factory's closure variable `_scriptDir`, so that copy throws
+ * "e is not defined" and wasm never starts. Pin toString() to the unminified source (a string literal,
+ * which the minifier leaves alone): the pthread workers then run exactly the code emscripten shipped.
+ */
+function tfjsWasmThreadsMinifySafe(): Plugin {
+  return {
+    name: 'tfjs-wasm-threads-minify-safe',
+    transform(code, id) {
+      if (!id.replace(/\\/g, '/').endsWith('tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js')) return null;
+      const start = code.indexOf('function(WasmBackendModuleThreadedSimd)');
+      const end = code.lastIndexOf('\n);\n})();');
+      if (start < 0 || end < start) this.error(`unexpected layout of ${id}: cannot pin the pthread factory source`);
+      const source = JSON.stringify(code.slice(start, end));
+      return { code: `${code}\nWasmBackendModuleThreadedSimd.toString = () => ${source};\n`, map: null };
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), tfjsWasmFiles()],
+  plugins: [react(), tfjsWasmFiles(), tfjsWasmThreadsMinifySafe()],
   server: { host: 'localhost', port: 5173, headers: { ...isolation, 'Content-Security-Policy': csp(true) } },
   preview: { host: 'localhost', port: 4173, headers: { ...isolation, 'Content-Security-Policy': csp(false) } },
-  worker: { format: 'es' },
+  worker: { format: 'es', plugins: () => [tfjsWasmThreadsMinifySafe()] },
   optimizeDeps: { exclude: ['@niivue/dcm2niix', '@tensorflow/tfjs-backend-wasm'] },
   build: {
     target: 'es2022',

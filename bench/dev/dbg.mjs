@@ -1,0 +1,12 @@
+import { chromium } from '@playwright/test';
+import { CHROMIUM_ARGS, findChromium } from '/work/main/scripts/chromium.mjs';
+const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
+const page = await browser.newPage();
+page.on('console', (m) => console.log('[console]', m.type(), m.text()));
+page.on('pageerror', (e) => console.log('[pageerror]', e.message));
+await page.goto('http://localhost:4185/selftest.html');
+await page.waitForFunction(() => window.selftestReady === true);
+const [choice, opts] = [process.argv[2], JSON.parse(process.argv[3] ?? '{}')];
+const r = await page.evaluate(([c, o]) => window.selftest.backend.initInWorker(c, o), [choice, { useStore: false, ...opts }]);
+console.log(choice, JSON.stringify(r));
+await browser.close();

@@ -1,0 +1,360 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick] [--no-build] [--budget S] [--backends a,b] [--presets a,b] [--steps N]`
+// Builds the app, serves it with vite preview on a free localhost port, opens the selftest harness in the
+// system Chromium (WebGPU via SwiftShader where there is no GPU) and measures, per backend and preset, the
+// VoCo training step at B=2, sw=2, n=3, r=32, next to the same backend's matmul throughput; plus the crop
+// sampler, loading the sample CT, the auto probe, and the PyTorch twin (bench/torch_twin.py) for the ratio.
+// Writes bench/out/bench.json and bench/out/bench.md. Asserts nothing about time.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from '@playwright/test';
+import { CHROMIUM_ARGS, ensureChromium } from '../scripts/chromium.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'bench', 'out');
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const option = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? argv[i + 1] : fallback;
+};
+const quick = flag('quick');
+const ALL_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
+const backends = option('backends', quick ? 'cpu,wasm,webgpu' : ALL_BACKENDS.join(',')).split(',');
+const presetsArg = option('presets', null);
+const budgetS = Number(option('budget', quick ? 30 : 90));
+const timedSteps = Number(option('steps', quick ? 2 : 5));
+const shape = { batchVolumes: 2, randomCrops: 2, gridN: 3, cropSize: 32 };
+const log = (...a) => console.log('[bench]', ...a);
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, 'localhost', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function waitForHttp(url, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`vite preview did not answer at ${url} within ${ms / 1000} s`);
+}
+
+function torchTwin(presets, threads) {
+  const py = '/usr/bin/python3';
+  if (!existsSync(py)) return { error: `${py} not found` };
+  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { error: `${py} cannot import torch` };
+  const args = [join(root, 'bench', 'torch_twin.py'), '--json', '--steps', String(quick ? 2 : 5), '--warmup', '1'];
+  for (const p of presets) args.push('--preset', p);
+  args.push('--threads', String(threads));
+  // One thread: keep OpenBLAS/OpenMP from starting a pool of their own beside it.
+  const env = threads === 1 ? { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' } : process.env;
+  const r = spawnSync(py, args, { encoding: 'utf8', timeout: 20 * 60_000, env });
+  if (r.status !== 0) return { error: `torch_twin.py failed (${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}` };
+  return JSON.parse(r.stdout);
+}
+
+/** An error's message without the page's stack trace (Playwright appends it). */
+const firstLine = (e) => String(e?.message ?? e).replace(/^page\.evaluate: (Error: )?/, '').split('\n')[0];
+const fmt = (v, d = 1) => (v == null || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+
+async function main() {
+  mkdirSync(outDir, { recursive: true });
+  const dist = join(outDir, 'dist');
+  if (!flag('no-build') || !existsSync(join(dist, 'selftest.html'))) {
+    // The bench needs only the selftest harness (selftest.html + workers): build that entry alone, with the
+    // project's vite.config.ts (headers, wasm files, worker plugins), so a half-finished UI cannot block it.
+    log('building the selftest harness into bench/out/dist …');
+    const { build } = await import('vite');
+    const selftestOnly = {
+      name: 'bench-selftest-only',
+      configResolved(c) {
+        const input = { selftest: join(root, 'selftest.html') };
+        if (c.build.rolldownOptions) c.build.rolldownOptions.input = input;
+        if (c.build.rollupOptions) c.build.rollupOptions.input = input;
+      },
+    };
+    await build({ root, logLevel: 'warn', build: { outDir: dist, emptyOutDir: true }, plugins: [selftestOnly] });
+  }
+  const port = await freePort();
+  const preview = spawn('npx', ['vite', 'preview', '--host', 'localhost', '--port', String(port), '--strictPort', '--outDir', dist], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  });
+  const stopPreview = () => {
+    try {
+      process.kill(-preview.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  };
+  process.on('exit', stopPreview);
+  const base = `http://localhost:${port}`;
+  await waitForHttp(`${base}/selftest.html`, 60_000);
+  const browser = await chromium.launch({ executablePath: ensureChromium(), args: CHROMIUM_ARGS });
+  const report = {
+    when: new Date().toISOString(),
+    quick,
+    machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadavgStart: loadavg() },
+    browser: browser.version(),
+    shape,
+    budgetS,
+    backends: {},
+    training: [],
+  };
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => log('page error:', e.message));
+    await page.goto(`${base}/selftest.html`);
+    await page.waitForFunction(() => window.selftestReady === true, null, { timeout: 60_000 });
+    const call = (fn, ...args) => page.evaluate(([f, a]) => window.selftest.bench[f](...a), [fn, args]);
+
+    const { names: known, defaultPreset } = await call('presetNames');
+    report.defaultPreset = defaultPreset;
+    // --quick: one preset, the tests' tiny one (the only size SwiftShader's WebGPU finishes within the budget).
+    const presets = presetsArg ? presetsArg.split(',') : quick ? ['tiny'] : known;
+    const unknown = presets.filter((p) => !known.includes(p));
+    if (unknown.length) throw new Error(`unknown preset(s) ${unknown.join(', ')}; src/model has ${known.join(', ')}`);
+    report.presets = presets;
+
+    log('loading + preprocessing the sample CT …');
+    try {
+      report.sampleCt = await call('loadSample');
+    } catch (e) {
+      report.sampleCt = { error: firstLine(e) };
+    }
+
+    log('auto probe …');
+    {
+      const h = await call('open');
+      try {
+        const info = await call('init', h, 'auto', { useStore: false });
+        report.auto = { chosen: info.name, reason: info.reason, measurements: info.measurements, wasmThreads: info.wasmThreads };
+      } catch (e) {
+        report.auto = { error: firstLine(e) };
+      } finally {
+        await call('close', h);
+      }
+    }
+    log(`auto chose ${report.auto.chosen}: ${report.auto.reason ?? report.auto.error}`);
+
+    for (const backend of backends) {
+      log(`— ${backend} —`);
+      const h = await call('open');
+      const entry = { info: null, matmul: [], crop: null };
+      report.backends[backend] = entry;
+      try {
+        entry.info = await call('init', h, backend);
+        // Matmul sweep, largest last; a size predicted to take > 12 s is skipped (SwiftShader at 1024²).
+        let rate = null;
+        for (const size of quick ? [256, 512] : [256, 512, 1024]) {
+          const predictedS = rate ? (2 * size ** 3 * 9) / (rate * 1e9) : 0;
+          if (predictedS > 12) {
+            entry.matmul.push({ size, skipped: `predicted ${predictedS.toFixed(0)} s at ${rate.toFixed(2)} GFLOP/s` });
+            continue;
+          }
+          const [m] = await call('matmul', h, [size], quick ? 300 : 800);
+          entry.matmul.push(m);
+          rate = m.gflops;
+        }
+        // Reference for "% of matmul": the best size's MEDIAN round (sustained), not its single best round (a
+        // peak that a busy machine reaches only now and then); the peak is reported beside it.
+        const measured = entry.matmul.filter((m) => m.gflops);
+        entry.bestMatmulGflops = Math.max(...measured.map((m) => m.medianGflops));
+        entry.peakMatmulGflops = Math.max(...measured.map((m) => m.gflops));
+        log(`matmul (median/peak): ${entry.matmul.map((m) => `${m.size}² ${m.gflops ? `${fmt(m.medianGflops)}/${fmt(m.gflops)} GFLOP/s` : m.skipped}`).join(', ')}`);
+        try {
+          entry.crop = await call('crop', h);
+          log(`crop sampler: ${fmt(entry.crop.gbPerSec, 3)} GB/s (${fmt(entry.crop.msPerCall, 2)} ms per ${entry.crop.crops} crops)`);
+        } catch (e) {
+          entry.crop = { error: firstLine(e) };
+        }
+        entry.volumes = await call('volumes', h, shape.batchVolumes);
+        for (const preset of presets) {
+          const req = { preset, steps: timedSteps, warmup: 1, budgetMs: budgetS * 1000, matmulGflops: entry.peakMatmulGflops, ...shape };
+          let r;
+          try {
+            r = await call('train', h, req);
+          } catch (e) {
+            r = { preset, backend, status: 'error', note: firstLine(e), stepMs: [], warmupMs: [] };
+          }
+          r.backend = backend;
+          if (r.medianMs && r.status === 'ok') {
+            r.gflops = r.flopsPerStep / (r.medianMs * 1e6);
+            r.pctOfMatmul = (100 * r.gflops) / entry.bestMatmulGflops;
+            r.cropsPerS = r.crops / (r.medianMs / 1000);
+          }
+          report.training.push(r);
+          log(
+            `${preset}: ${r.status === 'ok' ? `${fmt(r.medianMs, 0)} ms/step, ${fmt(r.gflops, 2)} GFLOP/s = ${fmt(r.pctOfMatmul, 0)} % of matmul` : r.note}`,
+          );
+        }
+      } catch (e) {
+        entry.error = firstLine(e);
+        log(`${backend} failed: ${entry.error}`);
+      } finally {
+        await call('close', h);
+      }
+    }
+    // A/B: the default preset on wasm with tfjs's stock kernels, i.e. without src/kernels' matmul fast paths.
+    if (backends.includes('wasm') && !quick && !flag('no-stock')) {
+      log(`wasm with stock tfjs kernels (${defaultPreset}) …`);
+      const h = await call('open');
+      try {
+        await call('init', h, 'wasm', { stockKernels: true });
+        await call('volumes', h, shape.batchVolumes);
+        const ref = report.backends.wasm;
+        // Stock steps are several times slower: two timed steps, twice the budget.
+        const r = await call('train', h, { preset: defaultPreset, steps: 2, warmup: 1, budgetMs: 2 * budgetS * 1000, ...shape });
+        r.backend = 'wasm, stock tfjs kernels';
+        if (r.medianMs && r.status === 'ok' && ref?.bestMatmulGflops) {
+          r.gflops = r.flopsPerStep / (r.medianMs * 1e6);
+          r.pctOfMatmul = (100 * r.gflops) / ref.bestMatmulGflops;
+          r.cropsPerS = r.crops / (r.medianMs / 1000);
+        }
+        report.training.push(r);
+        log(`stock kernels: ${r.status === 'ok' ? `${fmt(r.medianMs, 0)} ms/step` : r.note}`);
+      } catch (e) {
+        log(`stock-kernel run failed: ${e.message ?? e}`);
+      } finally {
+        await call('close', h);
+      }
+    }
+
+    // A similarity map (src/eval) on the backend auto picked, default preset, untrained weights.
+    if (report.auto?.chosen && !flag('no-map') && !quick) {
+      log(`similarity map (${report.auto.chosen}, ${defaultPreset}) …`);
+      const h = await call('open');
+      try {
+        await call('init', h, report.auto.chosen);
+        await call('volumes', h, shape.batchVolumes);
+        report.similarityMap = await call('similarityMap', h, defaultPreset, shape.cropSize);
+        log(`similarity map: ${report.similarityMap.windows} windows in ${fmt(report.similarityMap.ms, 0)} ms`);
+      } catch (e) {
+        report.similarityMap = { status: 'error', note: firstLine(e) };
+      } finally {
+        await call('close', h);
+      }
+    } else report.similarityMap = { status: 'n/a', note: quick ? 'not run with --quick' : flag('no-map') ? '--no-map' : 'no backend chosen' };
+  } finally {
+    await browser.close();
+    stopPreview();
+  }
+
+  if (!flag('no-torch')) {
+    // All cores (what the brief of the twin says) and one thread: on a busy 2-core machine OpenMP's parallel
+    // regions wait for descheduled threads and one thread can be several times faster. The faster is the reference.
+    const runs = [];
+    for (const threads of [...new Set([cpus().length, 1])]) {
+      log(`PyTorch twin, ${threads} thread(s) …`);
+      runs.push({ threads, ...torchTwin(report.presets, threads) });
+    }
+    const ok = runs.filter((x) => !x.error);
+    report.torch = ok.length ? { ...ok[0], runs, results: [] } : { error: runs.map((x) => x.error).join('; '), runs };
+    for (const p of report.presets) {
+      const best = ok.flatMap((x) => x.results.filter((t) => t.preset === p)).sort((a, b) => a.medianMs - b.medianMs)[0];
+      if (best) report.torch.results.push(best);
+    }
+  }
+  report.machine.loadavgEnd = loadavg();
+  writeFileSync(join(outDir, 'bench.json'), JSON.stringify(report, null, 2));
+  const md = markdown(report);
+  writeFileSync(join(outDir, 'bench.md'), md);
+  console.log('\n' + md);
+  log(`wrote ${join('bench', 'out', 'bench.json')} and bench.md`);
+}
+
+function markdown(r) {
+  const torchBy = new Map((r.torch?.results ?? []).map((t) => [t.preset, t]));
+  const lines = [];
+  lines.push(`# VoCo Studio benchmark (${r.quick ? 'quick' : 'full'}) — ${r.when}`);
+  lines.push('');
+  lines.push(
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, load average ${r.machine.loadavgStart.map((x) => x.toFixed(1)).join('/')} at start, ` +
+      `${r.machine.loadavgEnd.map((x) => x.toFixed(1)).join('/')} at end. Chromium ${r.browser}. ` +
+      `Step: B=${r.shape.batchVolumes} volumes, sw=${r.shape.randomCrops}, n=${r.shape.gridN}, r=${r.shape.cropSize} → ${r.shape.batchVolumes * (r.shape.gridN ** 2 + r.shape.randomCrops)} crops.`,
+  );
+  lines.push('');
+  lines.push(`Auto probe chose **${r.auto?.chosen ?? 'n/a'}** — ${r.auto?.reason ?? r.auto?.error}.`);
+  const wasm = r.backends.wasm?.info;
+  lines.push(`wasm threads: ${wasm?.wasmThreads ?? 'n/a'}.`);
+  const s = r.sampleCt;
+  lines.push(
+    s?.error
+      ? `Sample CT: ${s.error}`
+      : `Sample CT load + preprocess: ${fmt(s.totalMs, 0)} ms (fetch ${fmt(s.fetchMs, 0)}, read ${fmt(s.readMs, 0)}, preprocess ${fmt(s.preprocessMs, 0)}); ${s.sourceDims.join('×')} → ${s.dims.join('×')}.`,
+  );
+  const sm = r.similarityMap;
+  lines.push(
+    sm?.status === 'ok'
+      ? `Similarity map (${sm.backend}, preset ${sm.preset}, stride ${sm.stride}, batch ${sm.batch}): ${sm.windows} windows in ${fmt(sm.ms, 0)} ms (${fmt(sm.windowsPerS, 1)} windows/s).`
+      : `Similarity map: ${sm?.status ?? 'n/a'}${sm?.note ? ` (${sm.note})` : ''}.`,
+  );
+  lines.push('');
+  lines.push('| backend | matmul GFLOP/s, median (peak) at 256² / 512² / 1024² | crop sampler GB/s | replaced kernels |');
+  lines.push('|---|---|---|---|');
+  for (const [name, b] of Object.entries(r.backends)) {
+    const g = (v) => fmt(v, v < 10 ? 2 : 1);
+    const mm = b.matmul.map((m) => (m.gflops ? `${g(m.medianGflops)} (${g(m.gflops)})` : 'skipped')).join(' / ');
+    lines.push(
+      `| ${name}${b.info?.software ? ' (software)' : ''} | ${b.error ? b.error : mm} | ${b.crop?.gbPerSec != null ? fmt(b.crop.gbPerSec, 3) : (b.crop?.error ?? 'n/a')} | ${(b.info?.kernels ?? []).join('; ') || '—'} |`,
+    );
+  }
+  lines.push('');
+  lines.push('"% of matmul": the step\'s matmul GFLOP/s over the same backend\'s best median matmul GFLOP/s in this run.');
+  lines.push('');
+  lines.push('| backend | preset | ms/step (median) | crops/s | GFLOP/step | GFLOP/s | % of matmul | PyTorch ms/step | studio ÷ PyTorch | note |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  for (const t of r.training) {
+    const pt = torchBy.get(t.preset);
+    const ok = t.status === 'ok' && t.medianMs;
+    lines.push(
+      `| ${t.backend} | ${t.preset} | ${ok ? fmt(t.medianMs, 0) : '—'} | ${ok ? fmt(t.cropsPerS, 1) : '—'} | ${t.flopsPerStep ? fmt(t.flopsPerStep / 1e9, 2) : '—'} | ` +
+        `${ok ? fmt(t.gflops, 2) : '—'} | ${ok ? fmt(t.pctOfMatmul, 0) + ' %' : '—'} | ${pt ? fmt(pt.medianMs, 0) : 'n/a'} | ` +
+        `${ok && pt ? fmt(t.medianMs / pt.medianMs, 2) + '×' : 'n/a'} | ${t.note ?? (t.stepMs?.length ? `n=${t.stepMs.length}, first ${fmt(t.warmupMs?.[0], 0)} ms` : '')} |`,
+    );
+  }
+  // The ratio line: the studio's default preset when it was run, else the first preset run.
+  const def = r.presets.includes(r.defaultPreset) ? r.defaultPreset : r.presets[0];
+  const ptDef = torchBy.get(def);
+  if (ptDef) {
+    const ratios = r.training
+      .filter((t) => t.preset === def)
+      .map((t) => `${t.backend} ${t.status === 'ok' && t.medianMs ? fmt(t.medianMs / ptDef.medianMs, 2) + '×' : 'n/a (' + (t.note ?? t.status) + ')'}`);
+    lines.push(`\nStudio ÷ PyTorch, preset ${def}${def === r.defaultPreset ? ' (the default)' : ''} (PyTorch ${fmt(ptDef.medianMs, 0)} ms/step): ${ratios.join('; ')}.`);
+  }
+  if (r.torch?.error) lines.push(`\nPyTorch twin: ${r.torch.error}`);
+  else if (r.torch) {
+    const per = (r.torch.runs ?? [])
+      .filter((x) => !x.error)
+      .map((x) => `${x.threads} thread(s): 1024² matmul ${fmt(x.matmul1024Gflops)} GFLOP/s, ms/step ${x.results.map((t) => `${t.preset} ${fmt(t.medianMs, 0)}`).join(', ')}`);
+    lines.push(
+      `\nPyTorch twin: torch ${r.torch.results?.[0]?.torch} on ${r.torch.results?.[0]?.device}, BLAS ${r.torch.blas ?? '?'}; ${per.join(' | ')}. ` +
+        'The table uses the faster thread count per preset.',
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+main().catch((e) => {
+  console.error('[bench] failed:', e);
+  process.exit(1);
+});

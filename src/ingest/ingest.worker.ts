@@ -1,0 +1,51 @@
+/// <reference lib="webworker" />
+// The ingest worker: reads, inflates, decodes and checks every dropped file off the main thread,
+// and hands each finished Volume back with its voxel buffer transferred (not copied).
+import { loadUnit } from './loadUnit';
+import { planRoots } from './plan';
+import type { FromIngestWorker, ToIngestWorker } from './types';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+const post = (msg: FromIngestWorker, transfer: Transferable[] = []) => self.postMessage(msg, transfer);
+
+// Batches run one after another: the machine may have two cores, and the user sees rows fill in order.
+let queue: Promise<void> = Promise.resolve();
+
+self.onmessage = (e: MessageEvent<ToIngestWorker>) => {
+  const msg = e.data;
+  if (msg.type !== 'ingest') return;
+  queue = queue.then(() => runBatch(msg.batchId, msg.roots)).catch(() => {});
+};
+
+async function runBatch(batchId: string, roots: ToIngestWorker['roots']) {
+  try {
+    const plan = await planRoots(roots);
+    const units = plan.units.map((u, i) => ({ ...u, unitId: `${batchId}:${i}` }));
+    post({
+      type: 'planned',
+      batchId,
+      units: units.map((u) => ({ unitId: u.unitId, name: u.name, format: u.format, files: u.files.map((f) => f.path) })),
+      problems: plan.problems,
+      skipped: plan.skipped,
+    });
+    for (const unit of units) {
+      let last = 0;
+      try {
+        const { results, problems } = await loadUnit(unit, (fraction, stage) => {
+          // Throttle: a progress message per ~2% is plenty for a progress bar.
+          if (fraction - last < 0.02 && fraction < 1) return;
+          last = fraction;
+          post({ type: 'progress', batchId, unitId: unit.unitId, fraction, stage });
+        });
+        const transfer = results.map((r) => r.volume.data.buffer as ArrayBuffer);
+        post({ type: 'loaded', batchId, unitId: unit.unitId, results, problems }, transfer);
+      } catch (err) {
+        post({ type: 'failed', batchId, unitId: unit.unitId, message: (err as Error).message || String(err) });
+      }
+    }
+  } catch (err) {
+    post({ type: 'failed', batchId, unitId: `${batchId}:plan`, message: (err as Error).message || String(err) });
+  }
+  post({ type: 'done', batchId });
+}

@@ -1,0 +1,139 @@
+// Sorting what the user dropped into units of work: one per image file, one per DICOM group
+// (all DICOM files of a dropped folder or selection: dcm2niix splits them into series), plus
+// a clear problem for every file or folder we cannot use.
+import { baseName, detectFormat, extensionOf, SNIFF_BYTES, SUPPORTED_FORMATS, type Detected } from './detect';
+import type { IngestFormat, IngestRoot, SourceFile } from './types';
+
+export interface PlannedUnit {
+  name: string;
+  format: IngestFormat;
+  /** Image file(s): one for NIfTI/NRRD/MHA, the header for MHD, every slice for DICOM. */
+  files: SourceFile[];
+  /** NIfTI stored gzip-compressed. */
+  gzip: boolean;
+  /** MHD: its raw voxel file. */
+  companion?: SourceFile;
+}
+
+export interface Plan {
+  units: PlannedUnit[];
+  problems: { name: string; files: string[]; message: string }[];
+  skipped: string[];
+}
+
+export async function sniff(file: File): Promise<Uint8Array> {
+  return new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+}
+
+function dirOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+/** The deepest folder that holds all the paths (''), for naming a DICOM group. */
+function commonDir(paths: string[]): string {
+  const parts = paths.map((p) => dirOf(p).split('/'));
+  const first = parts[0];
+  let n = first.length;
+  for (const p of parts) {
+    let k = 0;
+    while (k < n && k < p.length && p[k] === first[k]) k++;
+    n = k;
+  }
+  return first.slice(0, n).join('/');
+}
+
+/** The ElementDataFile an .mhd header points at (a plain `key = value` text line). */
+async function mhdDataFile(file: File): Promise<string | null> {
+  const text = await file.slice(0, 64 * 1024).text();
+  const m = /^\s*ElementDataFile\s*=\s*(.+?)\s*$/m.exec(text);
+  return m ? m[1] : null;
+}
+
+export async function planRoots(roots: IngestRoot[]): Promise<Plan> {
+  const plan: Plan = { units: [], problems: [], skipped: [] };
+  for (const root of roots) {
+    if (root.files.length === 0) {
+      plan.problems.push({
+        name: root.label,
+        files: [],
+        message: root.kind === 'folder' ? `folder "${root.label}" is empty: no files in it or its subfolders` : 'nothing to load',
+      });
+      continue;
+    }
+    const dicom: SourceFile[] = [];
+    const companions = new Map<string, SourceFile>();
+    const mhds: SourceFile[] = [];
+    const documents: SourceFile[] = [];
+    const before = plan.units.length + plan.problems.length;
+    for (const f of root.files) {
+      let kind: Detected;
+      try {
+        kind = detectFormat(f.path, await sniff(f.file));
+      } catch (e) {
+        plan.problems.push({ name: baseName(f.path), files: [f.path], message: `cannot be read: ${(e as Error).message}` });
+        continue;
+      }
+      if (kind.kind === 'image') {
+        if (kind.format === 'dicom') dicom.push(f);
+        else if (kind.format === 'mhd') mhds.push(f);
+        else plan.units.push({ name: baseName(f.path), format: kind.format, files: [f], gzip: kind.gzip });
+      } else if (kind.kind === 'companion') {
+        companions.set(f.path, f);
+      } else if (kind.kind === 'document') {
+        documents.push(f);
+      } else {
+        plan.problems.push({ name: baseName(f.path), files: [f.path], message: `${kind.reason} (supported: ${SUPPORTED_FORMATS})` });
+      }
+    }
+    for (const h of mhds) {
+      const dataName = await mhdDataFile(h.file);
+      if (!dataName) {
+        plan.problems.push({ name: baseName(h.path), files: [h.path], message: 'MetaImage header without an ElementDataFile line' });
+        continue;
+      }
+      if (dataName.toUpperCase() === 'LOCAL') {
+        plan.units.push({ name: baseName(h.path), format: 'mha', files: [h], gzip: false });
+        continue;
+      }
+      const dataPath = dirOf(h.path) ? `${dirOf(h.path)}/${dataName}` : dataName;
+      const companion = companions.get(dataPath);
+      if (!companion) {
+        plan.problems.push({
+          name: baseName(h.path),
+          files: [h.path],
+          message: `its voxel data "${dataName}" was not dropped with it: drop the .mhd together with its data file`,
+        });
+        continue;
+      }
+      companions.delete(dataPath);
+      plan.units.push({ name: baseName(h.path), format: 'mhd', files: [h], gzip: false, companion });
+    }
+    for (const c of companions.values())
+      plan.problems.push({ name: baseName(c.path), files: [c.path], message: 'raw voxel data without its .mhd header: drop them together' });
+    if (dicom.length > 0) {
+      const dir = commonDir(dicom.map((d) => d.path));
+      const name = dir || (root.kind === 'folder' ? root.label : `${dicom.length} DICOM file${dicom.length > 1 ? 's' : ''}`);
+      plan.units.push({ name, format: 'dicom', files: dicom, gzip: false });
+    }
+    // Inside folders, LICENSE/README/.json sidecars are expected company: leave them out quietly.
+    // A document the user picked by itself is a mistake worth a message.
+    if (root.kind === 'folder') {
+      plan.skipped.push(...documents.map((d) => d.path));
+      if (plan.units.length + plan.problems.length === before)
+        plan.problems.push({
+          name: root.label,
+          files: documents.map((d) => d.path),
+          message: `folder "${root.label}" holds no images (only ${documents.map((d) => baseName(d.path)).join(', ')})`,
+        });
+    } else {
+      for (const d of documents)
+        plan.problems.push({
+          name: baseName(d.path),
+          files: [d.path],
+          message: `not an image file (.${extensionOf(d.path) || 'no extension'} document; supported: ${SUPPORTED_FORMATS})`,
+        });
+    }
+  }
+  return plan;
+}

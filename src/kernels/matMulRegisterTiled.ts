@@ -1,0 +1,149 @@
+// An alternative WebGPU kernel for 'BatchMatMul' (tf.matMul and its gradients), OFF by default.
+//
+// Why: tfjs-webgpu's matmul programs stage 32×32 tiles through workgroup memory with barriers. On a software
+// adapter (SwiftShader, what Chromium gives on a GPU-less machine) barriers are expensive and that design ran at
+// 0.12–0.23 GFLOP/s in our measurements, while this register-tiled program without workgroup memory ran
+// 6–9× faster on the same shapes (numbers in the kernels report / benchMatMul in src/selftest/kernels.ts).
+// On real GPUs it has NOT been measured, so it is only switched on by an explicit call, meant for software
+// adapters: useRegisterTiledMatMul(true).
+//
+// Each invocation computes an 8×4 block of C = op(A)·op(B) (8 rows, 4 adjacent columns) for one batch entry,
+// reading A and B straight from storage (the caches do the reuse). Cases it does not cover (non-float32,
+// more than 65535 batch entries or row blocks) go to tfjs's own kernel.
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+const ROWS = 8;
+const COLS = 4;
+
+/** C[b] = op(A[b or 0]) · op(B[b or 0]); op = transpose when the flag is set. Shapes are the 3-D views. */
+export class MatMulRegisterTiledProgram implements WebGPUProgram {
+  variableNames = ['A', 'B'];
+  uniforms = 'dimM : i32, dimK : i32, dimN : i32, batchA : i32, batchB : i32,';
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [2], y: [1], z: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [8, 8, 1];
+
+  constructor(batch: number, m: number, n: number, private transposeA: boolean, private transposeB: boolean) {
+    this.outputShape = [batch, m, n];
+    this.dispatch = [Math.ceil(n / COLS / 8), Math.ceil(m / ROWS / 8), batch];
+    this.shaderKey = `vocoMatMulRegTiled_${transposeA}_${transposeB}`;
+  }
+
+  getUserCode(): string {
+    const rows = Array.from({ length: ROWS }, (_, i) => i);
+    // Element (row m, inner k) of A and (inner k, column n) of B in their stored layouts.
+    const aIndex = (row: string) => (this.transposeA ? `aBase + k * M + ${row}` : `aBase + ${row} * K + k`);
+    const bIndex = (col: string) => (this.transposeB ? `bBase + ${col} * K + k` : `bBase + k * N + ${col}`);
+    return `
+      fn main() {
+        let M = uniforms.dimM;
+        let K = uniforms.dimK;
+        let N = uniforms.dimN;
+        let col0 = i32(globalId.x) * ${COLS};
+        let row0 = i32(globalId.y) * ${ROWS};
+        let batch = i32(globalId.z);
+        if (col0 >= N || row0 >= M) { return; }
+        let aBase = select(batch, 0, uniforms.batchA == 1) * M * K;
+        let bBase = select(batch, 0, uniforms.batchB == 1) * K * N;
+        // Rows/columns past the edge read a valid clamped element and are never written.
+        ${rows.map((i) => `let r${i} = min(row0 + ${i}, M - 1);`).join('\n        ')}
+        let c0 = col0;
+        let c1 = min(col0 + 1, N - 1);
+        let c2 = min(col0 + 2, N - 1);
+        let c3 = min(col0 + 3, N - 1);
+        ${rows.map((i) => `var acc${i} = vec4<f32>(0.0);`).join('\n        ')}
+        for (var k = 0; k < K; k++) {
+          let b = vec4<f32>(B[${bIndex('c0')}], B[${bIndex('c1')}], B[${bIndex('c2')}], B[${bIndex('c3')}]);
+          ${rows.map((i) => `acc${i} = fma(vec4<f32>(A[${aIndex(`r${i}`)}]), b, acc${i});`).join('\n          ')}
+        }
+        let outBase = batch * M * N;
+        ${rows.map((i) => `writeRow(outBase, row0 + ${i}, col0, M, N, acc${i});`).join('\n        ')}
+      }
+
+      fn writeRow(outBase : i32, row : i32, col0 : i32, M : i32, N : i32, acc : vec4<f32>) {
+        if (row >= M) { return; }
+        let at = outBase + row * N + col0;
+        setOutputAtIndex(at, acc.x);
+        if (col0 + 1 < N) { setOutputAtIndex(at + 1, acc.y); }
+        if (col0 + 2 < N) { setOutputAtIndex(at + 2, acc.z); }
+        if (col0 + 3 < N) { setOutputAtIndex(at + 3, acc.w); }
+      }
+    `;
+  }
+}
+
+interface BatchMatMulArgs {
+  inputs: { a: TensorInfo; b: TensorInfo };
+  backend: WebGPUBackend;
+  attrs: { transposeA: boolean; transposeB: boolean };
+}
+
+/** Runs the register-tiled program, or returns null when the case is one it leaves to tfjs. */
+export function registerTiledBatchMatMul({ inputs, backend, attrs }: BatchMatMulArgs): TensorInfo | null {
+  const { a, b } = inputs;
+  const { transposeA, transposeB } = attrs;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  const innerA = transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1];
+  const innerB = transposeB ? b.shape[bRank - 1] : b.shape[bRank - 2];
+  const m = transposeA ? a.shape[aRank - 1] : a.shape[aRank - 2];
+  const n = transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1];
+  if (innerA !== innerB) {
+    throw new Error(`matMul: inner dimensions ${innerA} and ${innerB} of shapes [${a.shape}] and [${b.shape}] ` +
+      `(transposeA=${transposeA}, transposeB=${transposeB}) must match`);
+  }
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  // Only whole-batch broadcasting (one side has a single matrix), like the 3-D views tfjs itself uses.
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
+  const batch = Math.max(batchA, batchB);
+  const outerDims = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const outShape = [...outerDims, m, n];
+  if (tf.util.sizeFromShape(outShape) === 0 || innerA === 0) return null;
+  const program = new MatMulRegisterTiledProgram(batch, m, n, transposeA, transposeB);
+  const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
+  if (program.dispatch.some((d) => d > limit)) return null;
+  // 3-D views share the inputs' buffers (what tfjs's reshape does too).
+  const a3d: TensorInfo = { dataId: a.dataId, dtype: a.dtype, shape: [batchA, ...a.shape.slice(-2)] };
+  const b3d: TensorInfo = { dataId: b.dataId, dtype: b.dtype, shape: [batchB, ...b.shape.slice(-2)] };
+  const uniforms = [m, innerA, n, batchA, batchB].map((v) => ({ type: 'int32', data: [v] }));
+  const out = backend.runWebGPUProgram(program, [a3d, b3d], 'float32', uniforms);
+  return { dataId: out.dataId, dtype: out.dtype, shape: outShape };
+}
+
+let tfjsBatchMatMul: KernelConfig | null = null;
+
+/**
+ * Swaps the 'webgpu' BatchMatMul kernel (forward and backward of tf.matMul) for the register-tiled program
+ * (true) or puts tfjs's own back (false). Idempotent. Intended for software WebGPU adapters only.
+ */
+export function useRegisterTiledMatMul(enable: boolean): void {
+  const current = tf.getKernel('BatchMatMul', 'webgpu');
+  if (!current) throw new Error('useRegisterTiledMatMul: import @tensorflow/tfjs-backend-webgpu first (no webgpu BatchMatMul kernel registered)');
+  const active = current.kernelFunc === (replacement.kernelFunc as unknown);
+  if (enable === active) return;
+  tf.unregisterKernel('BatchMatMul', 'webgpu');
+  if (enable) {
+    tfjsBatchMatMul = current;
+    tf.registerKernel(replacement);
+  } else {
+    tf.registerKernel(tfjsBatchMatMul!);
+  }
+}
+
+/** Whether the register-tiled kernel currently serves BatchMatMul on webgpu. */
+export function registerTiledMatMulActive(): boolean {
+  return tf.getKernel('BatchMatMul', 'webgpu')?.kernelFunc === (replacement.kernelFunc as unknown);
+}
+
+const replacement: KernelConfig = {
+  kernelName: 'BatchMatMul',
+  backendName: 'webgpu',
+  kernelFunc: ((args: BatchMatMulArgs) =>
+    registerTiledBatchMatMul(args) ?? (tfjsBatchMatMul!.kernelFunc as unknown as (x: BatchMatMulArgs) => TensorInfo)(args)) as unknown as KernelFunc,
+};

@@ -1,0 +1,57 @@
+// Dense layer on token rows: y = x·W + b, with W stored [in, out] (tfjs's matMul layout; torch.nn.Linear
+// stores the transpose). The gradient is written out so that all three parts are matmuls:
+// dx = dy·Wᵀ, dW = xᵀ·dy, db = dyᵀ·1 (autodiff of the broadcast bias add would reduce with tf.sum, a
+// barrier-heavy kernel on software WebGPU; see reductions.ts). tf.fused.matMul is not used either: its
+// gradient has the same reduction.
+import * as tf from '@tensorflow/tfjs-core';
+import type { Init, ParamFactory } from '../init';
+import { colSum } from './reductions';
+
+export interface LinearParams {
+  weight: tf.Variable; // [in, out]
+  bias: tf.Variable; // [out]
+}
+
+export function createLinear(
+  f: ParamFactory,
+  name: string,
+  inDim: number,
+  outDim: number,
+  init: { weight: Init; bias: Init },
+): LinearParams {
+  return { weight: f.make(`${name}.weight`, [inDim, outDim], init.weight), bias: f.make(`${name}.bias`, [outDim], init.bias) };
+}
+
+const linearOp = (inputGradient: boolean) =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([x, w]);
+    return {
+      value: tf.add(tf.matMul(x, w), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const g = dy as tf.Tensor2D;
+        // A customGrad returns every input's gradient; where nothing needs dL/dx (the patch embedding of
+        // the crop tokens) a zero-fill stands in for the [M, in]·[in, out]ᵀ product.
+        const dx = inputGradient ? tf.matMul(g, ws, false, true) : tf.zerosLike(xs);
+        return [dx, tf.matMul(xs, g, true, false), colSum(g)];
+      },
+    };
+  });
+const withInputGradient = linearOp(true);
+const withoutInputGradient = linearOp(false);
+
+/** y = x·W + b. `inputGradient: false` when nothing upstream of x is trained (x is data). */
+export function linear(x: tf.Tensor2D, p: LinearParams, opts: { inputGradient?: boolean } = {}): tf.Tensor2D {
+  const op = opts.inputGradient === false ? withoutInputGradient : withInputGradient;
+  return op(x, p.weight, p.bias) as tf.Tensor2D;
+}
+
+/** torch.nn.Linear's default init: weight and bias ~ U(-1/√in, 1/√in). */
+export function torchLinearInit(inDim: number): { weight: Init; bias: Init } {
+  const bound = 1 / Math.sqrt(inDim);
+  return { weight: { kind: 'uniform', bound }, bias: { kind: 'uniform', bound } };
+}
+
+/** timm's ViT init for linear layers: weight ~ truncated N(0, 0.02²), bias 0. */
+export const VIT_LINEAR_INIT: { weight: Init; bias: Init } = { weight: { kind: 'truncNormal', std: 0.02 }, bias: { kind: 'zeros' } };

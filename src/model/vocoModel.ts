@@ -1,0 +1,163 @@
+// The VoCo model: one encoder embeds every crop; a student projection head (trained, with row dropout on
+// its input) and a teacher head (same shape, initialised independently, moved toward the student by EMA).
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; training through this module needs them all.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { Rng } from '../voco/rng';
+import { Encoder } from './encoder';
+import { createProjectionHead, dropout1dRows, projectionHead, STUDENT_DROPOUT, withoutGradient, type ProjectionHeadParams } from './heads';
+import { ParamFactory, weightSeed, type NamedVariable } from './init';
+import { embedDim, validatePreset, type EncoderPreset } from './presets';
+import type { NamedTensorData } from './weights';
+
+export class VocoModel {
+  readonly embedDim: number;
+  private readonly encoder: Encoder;
+  private readonly studentHead: ProjectionHeadParams;
+  private readonly teacherHead: ProjectionHeadParams;
+  private readonly encoderVars: NamedVariable[];
+  private readonly studentVars: NamedVariable[];
+  private readonly teacherVars: NamedVariable[];
+  /** Draws the student's dropout rows; seeded from the model seed, state saved with checkpoints. */
+  private dropoutRng: Rng;
+  private disposed = false;
+
+  private constructor(
+    readonly preset: EncoderPreset,
+    readonly cropSize: number,
+    readonly seed: number,
+  ) {
+    validatePreset(preset, cropSize);
+    this.embedDim = embedDim(preset);
+    const enc = new ParamFactory(seed, 'encoder.', true);
+    const stu = new ParamFactory(seed, 'student.', true);
+    const tea = new ParamFactory(seed, 'teacher.', false);
+    this.encoder = new Encoder(preset, enc);
+    this.studentHead = createProjectionHead(stu, this.embedDim, preset.headHidden, preset.headOut);
+    this.teacherHead = createProjectionHead(tea, this.embedDim, preset.headHidden, preset.headOut);
+    this.encoderVars = enc.created;
+    this.studentVars = stu.created;
+    this.teacherVars = tea.created;
+    this.dropoutRng = new Rng(weightSeed(seed, 'student.dropout'));
+  }
+
+  /** Seeded, deterministic initialisation: the same (preset, seed) gives bit-identical weights on every backend. */
+  static create(preset: EncoderPreset, cropSize: number, seed: number): VocoModel {
+    if (!Number.isInteger(seed)) throw new Error(`VocoModel.create: seed must be an integer, got ${seed}`);
+    return new VocoModel(preset, cropSize, seed);
+  }
+
+  /** Patch tokens [N, T, p³] → multi-scale embedding [N, embedDim]. */
+  embed(tokens: tf.Tensor3D): tf.Tensor2D {
+    this.assertLive();
+    return tf.tidy(() => this.encoder.forward(tokens));
+  }
+
+  /** Patch tokens [N, T, p³] → per-token multi-scale features [N, T, embedDim] (their mean over T is embed()). */
+  embedTokens(tokens: tf.Tensor3D): tf.Tensor3D {
+    this.assertLive();
+    return tf.tidy(() => this.encoder.forwardTokens(tokens));
+  }
+
+  /**
+   * Student head. training: Dropout1d(0.2) on the input, which zeroes whole rows (see dropout1dRows);
+   * the rows are drawn from the model's seeded stream unless `rowKeep` gives them.
+   */
+  student(emb: tf.Tensor2D, training: boolean, rowKeep?: readonly boolean[]): tf.Tensor2D {
+    this.assertLive();
+    this.assertEmbedding(emb, 'student');
+    const keep = training ? (rowKeep ?? this.drawDropoutRows(emb.shape[0])) : null;
+    return tf.tidy(() => projectionHead(keep ? dropout1dRows(emb, keep, STUDENT_DROPOUT) : emb, this.studentHead));
+  }
+
+  /** Teacher head on the same embeddings, without dropout and without gradient (torch.no_grad in the reference). */
+  teacher(emb: tf.Tensor2D): tf.Tensor2D {
+    this.assertLive();
+    this.assertEmbedding(emb, 'teacher');
+    return tf.tidy(() => withoutGradient(emb, (e) => projectionHead(e, this.teacherHead)));
+  }
+
+  /** Draws the rows that survive the student's dropout (each kept with probability 0.8). */
+  drawDropoutRows(rows: number): boolean[] {
+    return Array.from({ length: rows }, () => !this.dropoutRng.bool(STUDENT_DROPOUT));
+  }
+
+  getDropoutRngState(): number[] {
+    return this.dropoutRng.getState();
+  }
+
+  setDropoutRngState(state: number[]): void {
+    this.dropoutRng = Rng.fromState(state);
+  }
+
+  /** teacher ← m·teacher + (1 − m)·student, for every head weight (the reference updates before the teacher's forward). */
+  emaUpdate(momentum: number): void {
+    this.assertLive();
+    if (!(momentum >= 0 && momentum <= 1)) throw new Error(`emaUpdate: momentum must be in [0, 1], got ${momentum}`);
+    tf.tidy(() => {
+      this.teacherVars.forEach((t, i) => {
+        const s = this.studentVars[i].variable;
+        t.variable.assign(tf.add(tf.mul(t.variable, momentum), tf.mul(s, 1 - momentum)));
+      });
+    });
+  }
+
+  /** Encoder + student head: what the optimiser updates. */
+  trainableVariables(): tf.Variable[] {
+    return [...this.encoderVars, ...this.studentVars].map((v) => v.variable);
+  }
+
+  /** Every weight incl. the teacher, in a stable order, with stable names ('encoder.blocks.0.attn.qkv.weight', 'student.0.bias', 'teacher.6.weight', …). */
+  namedWeights(): { name: string; tensor: tf.Variable }[] {
+    return [...this.encoderVars, ...this.studentVars, ...this.teacherVars].map((v) => ({ name: v.name, tensor: v.variable }));
+  }
+
+  /** Downloads every weight (for checkpoints / safetensors). */
+  async readWeights(): Promise<NamedTensorData[]> {
+    this.assertLive();
+    const named = this.namedWeights();
+    const data = await Promise.all(named.map((w) => w.tensor.data() as Promise<Float32Array>));
+    return named.map((w, i) => ({ name: w.name, shape: [...w.tensor.shape], data: data[i] }));
+  }
+
+  /** Loads weights by name; every weight of the model must be present with the same shape, and nothing else. */
+  loadWeights(named: NamedTensorData[]): void {
+    this.assertLive();
+    const byName = new Map(named.map((w) => [w.name, w]));
+    const own = this.namedWeights();
+    const problems: string[] = [];
+    for (const w of own) {
+      const src = byName.get(w.name);
+      if (!src) problems.push(`missing '${w.name}'`);
+      else if (src.shape.length !== w.tensor.shape.length || src.shape.some((d, i) => d !== w.tensor.shape[i])) {
+        problems.push(`'${w.name}' has shape [${src.shape}], the model needs [${w.tensor.shape}]`);
+      } else if (src.data.length !== w.tensor.size) problems.push(`'${w.name}' has ${src.data.length} values for shape [${src.shape}]`);
+    }
+    const ownNames = new Set(own.map((w) => w.name));
+    for (const name of byName.keys()) if (!ownNames.has(name)) problems.push(`unexpected '${name}'`);
+    if (problems.length) {
+      const shown = problems.slice(0, 8).join('; ');
+      throw new Error(`loadWeights (preset '${this.preset.name}'): ${shown}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`);
+    }
+    tf.tidy(() => {
+      for (const w of own) w.tensor.assign(tf.tensor(byName.get(w.name)!.data, w.tensor.shape, 'float32'));
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.encoder.dispose();
+    for (const w of this.namedWeights()) w.tensor.dispose();
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error('VocoModel: used after dispose()');
+  }
+
+  private assertEmbedding(emb: tf.Tensor, who: string): void {
+    if (emb.rank !== 2 || emb.shape[1] !== this.embedDim) {
+      throw new Error(`VocoModel.${who}: expected embeddings [N, ${this.embedDim}], got [${emb.shape}]`);
+    }
+  }
+}

@@ -1,0 +1,436 @@
+// Benchmark worker: one tfjs backend per worker (a fresh worker per backend keeps memory and state apart),
+// driven by src/selftest/bench.ts with small request/response messages. Everything returned is plain JSON.
+import * as tf from '@tensorflow/tfjs-core';
+import { currentWebGpuDevice, initBackend, onGpuError, type InitBackendOptions } from '../../backend/backends';
+import { measureMatmul } from '../../backend/matmulProbe';
+import { PRESETS, stepFlops } from '../../model';
+import { Trainer } from '../../worker/trainer';
+import type { BackendChoice, RunConfig } from '../../worker/protocol';
+import type { PreprocessedVolume } from '../../volume/volume';
+import { DEFAULT_RUN_CONFIG } from '../../store/runConfig';
+
+const gpuErrors: string[] = [];
+onGpuError((m) => gpuErrors.push(m));
+
+export interface TrainBenchRequest {
+  preset: string;
+  /** Timed steps after the warm-up step(s). */
+  steps: number;
+  /** Untimed warm-up steps (the first compiles shaders / allocates). */
+  warmup: number;
+  /** Wall-clock budget for this combination; a first step that predicts overrunning it skips the rest. */
+  budgetMs: number;
+  batchVolumes: number;
+  randomCrops: number;
+  gridN: number;
+  cropSize: number;
+  /** Run tf.profile over one extra step and return per-kernel times. */
+  profile?: boolean;
+  /**
+   * This backend's best matmul GFLOP/s: when even a step at that rate (a lower bound on its time) would overrun
+   * the budget, the combination is skipped without running a step.
+   */
+  matmulGflops?: number;
+}
+
+export interface KernelTime {
+  name: string;
+  count: number;
+  ms: number;
+}
+
+export interface TrainBenchResult {
+  preset: string;
+  backend: string;
+  status: 'ok' | 'over budget' | 'error' | 'gpu errors';
+  note?: string;
+  crops: number;
+  flopsPerStep: number;
+  /** Every measured step, warm-up first. */
+  stepMs: number[];
+  warmupMs: number[];
+  medianMs: number | null;
+  tensorsLeakedPerStep: number;
+  /** Steps whose loss was not finite (update skipped by the trainer), left out of the timings. */
+  nonFiniteSteps?: number;
+  firstNonFinite?: string;
+  profile?: {
+    totalKernelMs: number;
+    wallMs: number;
+    kernels: KernelTime[];
+    matmuls: { shapes: string; count: number; ms: number; flops: number; gflops: number }[];
+  };
+  gpuErrors: string[];
+}
+
+let volumes: PreprocessedVolume[] = [];
+
+function median(xs: number[]): number | null {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
+  const preset = PRESETS[req.preset];
+  if (!preset) throw new Error(`unknown preset '${req.preset}' (have ${Object.keys(PRESETS).join(', ')})`);
+  if (volumes.length < req.batchVolumes) throw new Error(`bench worker has ${volumes.length} volumes, needs ${req.batchVolumes}`);
+  const crops = req.batchVolumes * (req.gridN ** 2 + req.randomCrops);
+  const config: RunConfig = {
+    ...DEFAULT_RUN_CONFIG,
+    volumeIds: volumes.slice(0, req.batchVolumes).map((v) => v.id),
+    preset: req.preset,
+    gridN: req.gridN,
+    cropSize: req.cropSize,
+    batchVolumes: req.batchVolumes,
+    randomCrops: req.randomCrops,
+    totalSteps: 1000,
+    backend: tf.getBackend() as RunConfig['backend'],
+  };
+  const result: TrainBenchResult = {
+    preset: req.preset,
+    backend: tf.getBackend(),
+    status: 'ok',
+    crops,
+    flopsPerStep: stepFlops(preset, req.cropSize, crops),
+    stepMs: [],
+    warmupMs: [],
+    medianMs: null,
+    tensorsLeakedPerStep: 0,
+    gpuErrors: [],
+  };
+  if (req.matmulGflops) {
+    const floorMs = result.flopsPerStep / (req.matmulGflops * 1e6);
+    if (floorMs * (req.steps + req.warmup) > req.budgetMs) {
+      result.status = 'over budget';
+      result.note = `skipped: over budget (≥ ${(floorMs / 1000).toFixed(1)} s/step predicted from ${req.matmulGflops.toFixed(2)} GFLOP/s matmul; budget ${(req.budgetMs / 1000).toFixed(0)} s)`;
+      return result;
+    }
+  }
+  const errorsBefore = gpuErrors.length;
+  const trainer = await Trainer.create(config, volumes);
+  const start = performance.now();
+  try {
+    // A step whose loss is not finite throws after all its work but before the optimizer update; it is counted
+    // and left out of the timings, and training goes on (the trainer kept the last good weights).
+    const timeStep = async (): Promise<number | null> => {
+      const t0 = performance.now();
+      try {
+        await trainer.step();
+      } catch (err) {
+        if ((err as Error).name !== 'NonFiniteLossError') throw err;
+        result.nonFiniteSteps = (result.nonFiniteSteps ?? 0) + 1;
+        result.firstNonFinite ??= (err as Error).message.split(';')[0];
+        return null;
+      }
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < Math.max(1, req.warmup); i++) {
+      const ms = await timeStep();
+      if (ms === null) continue;
+      result.warmupMs.push(ms);
+      // The first step compiles; decide on the cheapest honest evidence we have.
+      const left = req.budgetMs - (performance.now() - start);
+      if (ms * (req.steps + (req.warmup - 1 - i)) > left) {
+        result.status = 'over budget';
+        result.note = `skipped: over budget (${(ms / 1000).toFixed(1)} s/step measured on warm-up step ${i + 1}; budget ${(req.budgetMs / 1000).toFixed(0)} s)`;
+        return result;
+      }
+    }
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < req.steps; i++) {
+      const ms = await timeStep();
+      if (ms !== null) result.stepMs.push(ms);
+      if (performance.now() - start > req.budgetMs && i + 1 < req.steps) {
+        result.note = `stopped after ${i + 1} timed steps: budget reached`;
+        break;
+      }
+    }
+    result.tensorsLeakedPerStep = (tf.memory().numTensors - before) / Math.max(1, result.stepMs.length);
+    result.medianMs = median(result.stepMs);
+    if (result.nonFiniteSteps) {
+      result.note = `${result.nonFiniteSteps} step(s) had a non-finite loss and were left out (${result.firstNonFinite})`;
+    }
+    if (req.profile) {
+      const t0 = performance.now();
+      const info = await tf.profile(async () => {
+        await trainer.step();
+      });
+      const wallMs = performance.now() - t0;
+      const byName = new Map<string, KernelTime>();
+      let total = 0;
+      for (const k of info.kernels) {
+        const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+        total += ms;
+        const e = byName.get(k.name) ?? { name: k.name, count: 0, ms: 0 };
+        e.count++;
+        e.ms += ms;
+        byName.set(k.name, e);
+      }
+      // Matmuls by shape: where the FLOPs are and how fast each shape runs.
+      const mm = new Map<string, { shapes: string; count: number; ms: number; flops: number }>();
+      for (const k of info.kernels) {
+        if (!/MatMul/.test(k.name) || !k.inputShapes?.[0] || !k.outputShapes?.[0]) continue;
+        const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+        const out = k.outputShapes[0] as number[];
+        const n = out[out.length - 1];
+        const flops = 2 * size(out) * ((size(k.inputShapes[0] as number[]) * n) / size(out));
+        const key = `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join('·')}`;
+        const e = mm.get(key) ?? { shapes: key, count: 0, ms: 0, flops: 0 };
+        e.count++;
+        e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+        e.flops += flops;
+        mm.set(key, e);
+      }
+      result.profile = {
+        totalKernelMs: total,
+        wallMs,
+        kernels: [...byName.values()].sort((a, b) => b.ms - a.ms),
+        matmuls: [...mm.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, gflops: e.flops / (e.ms * 1e6) })),
+      };
+    }
+    return result;
+  } finally {
+    trainer.dispose();
+    // Uncaptured GPU errors arrive as events after the work: let the queue drain and the events dispatch.
+    await currentWebGpuDevice()?.queue.onSubmittedWorkDone();
+    await new Promise((r) => setTimeout(r, 50));
+    // A WebGPU validation error means some kernel produced garbage: the timing is not of a real step.
+    result.gpuErrors = gpuErrors.slice(errorsBefore);
+    if (result.gpuErrors.length) {
+      result.status = 'gpu errors';
+      result.note = `invalid: ${result.gpuErrors.length} WebGPU errors, first: ${result.gpuErrors[0].split('\n')[0]}`;
+    }
+  }
+}
+
+/**
+ * Forward + backward of the step's matmul shapes with the active backend's kernels (stock or replaced):
+ * a linear layer x[rows, dim]·W[dim, hidden] + b, and attention's batched q·kᵀ [batch, tokens, dh].
+ * Returns median ms and GFLOP/s (3 products each: the forward and two gradients).
+ */
+async function matmulVariants(rows: number, dim: number, hidden: number, batch: number, tokens: number, dh: number, reps: number) {
+  const timeIt = async (f: () => tf.Tensor[]) => {
+    const ms: number[] = [];
+    for (let i = 0; i <= reps; i++) {
+      const t0 = performance.now();
+      const outs = f();
+      await Promise.all(outs.map((o) => o.data()));
+      tf.dispose(outs);
+      if (i > 0) ms.push(performance.now() - t0);
+    }
+    return median(ms)!;
+  };
+  const x = tf.randomNormal([rows, dim]) as tf.Tensor2D;
+  const w = tf.randomNormal([dim, hidden]) as tf.Tensor2D;
+  const bias = tf.randomNormal([hidden]) as tf.Tensor1D;
+  const q = tf.randomNormal([batch, tokens, dh]) as tf.Tensor3D;
+  const k = tf.randomNormal([batch, tokens, dh]) as tf.Tensor3D;
+  const linFlops = 3 * 2 * rows * dim * hidden;
+  const attFlops = 3 * 2 * batch * tokens * tokens * dh;
+  // Every input must reach the output for tf.grads.
+  const grads = (f: (...t: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[]) => () => tf.grads((...t: tf.Tensor[]) => tf.sum(f(...t)))(xs);
+  const out: Record<string, { ms: number; gflops: number }> = {};
+  const put = (name: string, ms: number, flops: number) => (out[name] = { ms, gflops: flops / (ms * 1e6) });
+  put('linear forward', await timeIt(() => [tf.add(tf.matMul(x, w), bias)]), linFlops / 3);
+  put('linear forward+backward', await timeIt(grads((a, b, c) => tf.add(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), c), [x, w, bias])), linFlops);
+  put('attention q·kᵀ forward+backward', await timeIt(grads((a, b) => tf.matMul(a, b, false, true), [q, k])), attFlops);
+  tf.dispose([x, w, bias, q, k]);
+  return out;
+}
+
+/**
+ * One similarity map as the studio computes it (src/eval/similarityMap): a fresh model of `preset`, the query crop
+ * at the centre of volume 0, windows at the default stride, default batch, current weights. Returns the time.
+ */
+async function similarityMap(preset: string, cropSize: number) {
+  const sm = await import('../../eval/similarityMap');
+  const config: RunConfig = {
+    ...DEFAULT_RUN_CONFIG,
+    volumeIds: volumes.slice(0, 2).map((v) => v.id),
+    preset,
+    cropSize,
+    backend: tf.getBackend() as RunConfig['backend'],
+  };
+  const trainer = await Trainer.create(config, volumes);
+  try {
+    const dims = volumes[0].dims;
+    const stride = sm.defaultStride(cropSize);
+    const batch = sm.defaultBatch(cropSize);
+    const origin = sm.cropOriginNear(dims.map((d) => d / 2), cropSize);
+    const t0 = performance.now();
+    const out = await sm.computeSimilarityMaps({
+      volume: 0,
+      dims,
+      r: cropSize,
+      stride,
+      origin,
+      dim: trainer.embedDim,
+      batch,
+      embedders: [{ embed: (crops) => trainer.embedCrops(crops) }],
+    });
+    const ms = performance.now() - t0;
+    const windows = out.maps[0].values.length;
+    return { status: 'ok', preset, backend: tf.getBackend(), ms, windows, stride, batch, windowsPerS: windows / (ms / 1000), querySelf: out.maps[0].querySelf };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/**
+ * Where a step's time goes, phase by phase, on the active backend (median of `reps` after one warm-up):
+ * the encoder forward on all crops, forward + backward of a stand-in loss, the AdamW update of every trainable
+ * variable, and the teacher EMA. Stand-in loss = mean square of the student projections (same graph shape).
+ */
+async function phases(preset: string, cropSize: number, crops: number, reps: number) {
+  const { VocoModel } = await import('../../model');
+  const { AdamW } = await import('../../voco/adamw');
+  const p = PRESETS[preset];
+  const model = VocoModel.create(p, cropSize, 1);
+  const t = (cropSize / p.patch) ** 3;
+  const tokens = tf.randomUniform([crops, t, p.patch ** 3]) as tf.Tensor3D;
+  const vars = model.trainableVariables();
+  const opt = new AdamW({ weightDecay: 1e-5, amsgrad: true, clipNorm: 1 });
+  const time = async (f: () => Promise<void>) => {
+    const ms: number[] = [];
+    for (let i = 0; i <= reps; i++) {
+      const t0 = performance.now();
+      await f();
+      if (i > 0) ms.push(performance.now() - t0);
+    }
+    return median(ms)!;
+  };
+  const sync = async () => {
+    await vars[vars.length - 1].data(); // every backend runs in order: the last write is done when this reads
+  };
+  try {
+    const forward = await time(async () => {
+      const e = model.embed(tokens);
+      await e.data();
+      e.dispose();
+    });
+    const loss = () => tf.mean(tf.square(model.student(model.embed(tokens), true))) as tf.Scalar;
+    const backward = await time(async () => {
+      const { value, grads } = tf.variableGrads(loss, vars);
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    const { value, grads } = tf.variableGrads(loss, vars);
+    const gradList = vars.map((v) => grads[v.name]);
+    const adamw = await time(async () => {
+      opt.apply(vars, gradList, 1e-4);
+      await sync();
+    });
+    const ema = await time(async () => {
+      model.emaUpdate(0.9);
+      await sync();
+    });
+    tf.dispose([value, ...gradList]);
+    const params = vars.reduce((a, v) => a + v.size, 0);
+    return { preset, crops, params, forwardMs: forward, forwardBackwardMs: backward, adamwMs: adamw, emaMs: ema };
+  } finally {
+    tokens.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+}
+
+/** Plain a·b GFLOP/s for [m, k]·[k, n] shapes: same b every time (packed weights cached) vs a fresh b each call. */
+async function matmulShapes(shapes: [number, number, number][], reps: number) {
+  const out: { m: number; k: number; n: number; cachedGflops: number; freshGflops: number }[] = [];
+  for (const [m, k, n] of shapes) {
+    const a = tf.randomUniform([m, k]);
+    const b = tf.randomUniform([k, n]);
+    const run = async (fresh: boolean) => {
+      const ms: number[] = [];
+      for (let i = 0; i <= reps; i++) {
+        const bb = fresh ? tf.clone(b) : b;
+        if (fresh) await bb.data();
+        const t0 = performance.now();
+        const y = tf.matMul(a, bb);
+        await y.data();
+        if (i > 0) ms.push(performance.now() - t0);
+        y.dispose();
+        if (fresh) bb.dispose();
+      }
+      return (2 * m * k * n) / (median(ms)! * 1e6);
+    };
+    out.push({ m, k, n, cachedGflops: await run(false), freshGflops: await run(true) });
+    tf.dispose([a, b]);
+  }
+  return out;
+}
+
+export interface ProductCase {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+/** Median ms and GFLOP/s of tf.matMul for each case, with a fresh right operand every call (as in training). */
+async function products(cases: ProductCase[], reps: number) {
+  const out: (ProductCase & { ms: number; gflops: number })[] = [];
+  for (const c of cases) {
+    const lead = c.batch > 1 ? [c.batch] : [];
+    const a = tf.randomUniform([...lead, ...(c.transposeA ? [c.k, c.m] : [c.m, c.k])]);
+    const b = tf.randomUniform([...lead, ...(c.transposeB ? [c.n, c.k] : [c.k, c.n])]);
+    const ms: number[] = [];
+    for (let i = 0; i <= reps; i++) {
+      const bb = tf.add(b, 0); // a new tensor id: XNNPACK caches packed operands per id
+      await bb.data();
+      const t0 = performance.now();
+      const y = tf.matMul(a, bb, c.transposeA, c.transposeB);
+      await y.data();
+      if (i > 0) ms.push(performance.now() - t0);
+      tf.dispose([y, bb]);
+    }
+    const med = median(ms)!;
+    out.push({ ...c, ms: med, gflops: (2 * c.batch * c.m * c.k * c.n) / (med * 1e6) });
+    tf.dispose([a, b]);
+  }
+  return out;
+}
+
+type Request =
+  | { id: number; cmd: 'init'; choice: BackendChoice; opts?: InitBackendOptions }
+  | { id: number; cmd: 'matmul'; sizes: number[]; budgetMs: number }
+  | { id: number; cmd: 'volumes'; volumes: PreprocessedVolume[] }
+  | { id: number; cmd: 'train'; req: TrainBenchRequest }
+  | { id: number; cmd: 'crop' }
+  | { id: number; cmd: 'products'; cases: ProductCase[]; reps: number }
+  | { id: number; cmd: 'shapes'; shapes: [number, number, number][]; reps: number }
+  | { id: number; cmd: 'phases'; preset: string; cropSize: number; crops: number; reps: number }
+  | { id: number; cmd: 'similarityMap'; preset: string; cropSize: number }
+  | { id: number; cmd: 'variants'; args: [number, number, number, number, number, number, number] };
+
+self.onmessage = async (e: MessageEvent<Request>) => {
+  const msg = e.data;
+  try {
+    let value: unknown;
+    if (msg.cmd === 'init') value = await initBackend(msg.choice, msg.opts);
+    else if (msg.cmd === 'matmul') {
+      const out = [];
+      for (const size of msg.sizes) out.push(await measureMatmul(size, { budgetMs: msg.budgetMs, minRounds: 2 }));
+      value = out;
+    } else if (msg.cmd === 'volumes') {
+      volumes = msg.volumes;
+      value = volumes.length;
+    } else if (msg.cmd === 'train') value = await train(msg.req);
+    else if (msg.cmd === 'crop') {
+      const { benchCropSampler } = await import('../kernels');
+      value = await benchCropSampler(tf.getBackend() as 'cpu' | 'wasm' | 'webgl' | 'webgpu', { minMs: 1000 });
+    } else if (msg.cmd === 'variants') value = await matmulVariants(...msg.args);
+    else if (msg.cmd === 'phases') value = await phases(msg.preset, msg.cropSize, msg.crops, msg.reps);
+    else if (msg.cmd === 'shapes') value = await matmulShapes(msg.shapes, msg.reps);
+    else if (msg.cmd === 'products') value = await products(msg.cases, msg.reps);
+    else if (msg.cmd === 'similarityMap') value = await similarityMap(msg.preset, msg.cropSize);
+    else throw new Error(`unknown bench command ${(msg as { cmd: string }).cmd}`);
+    self.postMessage({ id: msg.id, ok: true, value });
+  } catch (err) {
+    self.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? `${err.message}` : String(err) });
+  }
+};

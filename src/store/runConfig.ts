@@ -1,0 +1,311 @@
+// The run configuration: defaults, JSON (de)serialisation and the checks that refuse an invalid run
+// before anything starts. Pure functions (no React, no tensors), so they are unit-tested under Node.
+import type { BackendChoice, RunConfig } from '../worker/protocol';
+import { DEFAULT_PRESET } from '../model/presets';
+
+/** The parts of an encoder preset (src/model/presets.ts) that validation and the memory estimate need. */
+export interface PresetShape {
+  name: string;
+  patch: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+  headHidden: number;
+  headOut: number;
+}
+
+/** A participating volume as validation sees it: its voxel counts at the target spacing, before padding. */
+export interface VolumeShape {
+  id: string;
+  name: string;
+  dims: [number, number, number];
+}
+
+/** The WebGPU limits that bound a single buffer (GPUSupportedLimits subset). */
+export interface GpuLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+export interface ConfigIssue {
+  /** The field to highlight ('volumes' for the volume selection, 'gpu' for buffer limits). */
+  field: keyof RunConfig | 'volumes' | 'gpu';
+  message: string;
+}
+
+export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
+
+/** Studio defaults: 3 mm isotropic, n = 3, r = 32 → a 96×96×32 region (the reference field of view). */
+export const DEFAULT_RUN_CONFIG: RunConfig = {
+  volumeIds: [],
+  preset: DEFAULT_PRESET,
+  gridN: 3,
+  cropSize: 32,
+  spacing: [3, 3, 3],
+  huWindow: [-175, 250],
+  batchVolumes: 2,
+  randomCrops: 2,
+  lr: 1e-4,
+  warmupSteps: 10,
+  totalSteps: 200,
+  weightDecay: 1e-5,
+  gradClip: 1,
+  seed: 42,
+  backend: 'auto',
+  checkpointEvery: 25,
+};
+
+/** The training region of one volume in voxels: n·r × n·r × r (the base-crop grid spans x and y). */
+export function regionSize(config: Pick<RunConfig, 'gridN' | 'cropSize'>): [number, number, number] {
+  const side = config.gridN * config.cropSize;
+  return [side, side, config.cropSize];
+}
+
+/** Crops per step: B volumes × (n² base crops + sw random crops). */
+export function cropsPerStep(config: Pick<RunConfig, 'gridN' | 'batchVolumes' | 'randomCrops'>): number {
+  return config.batchVolumes * (config.gridN * config.gridN + config.randomCrops);
+}
+
+/** Voxel counts of a raw volume resampled to the target spacing (the fg crop can only make it smaller). */
+export function resampledDims(
+  dims: readonly number[],
+  spacing: readonly number[],
+  target: readonly number[],
+): [number, number, number] {
+  return [0, 1, 2].map((a) => Math.max(1, Math.round((dims[a] * spacing[a]) / target[a]))) as [number, number, number];
+}
+
+/**
+ * resampledDims on the RAS axes the preprocessing reorients to: world axis w takes the voxel axis whose
+ * affine column points most along w (as the preprocessing's RAS mapping does).
+ */
+export function resampledRasDims(dims: readonly number[], affine: number[][], target: readonly number[]): [number, number, number] {
+  const out: [number, number, number] = [1, 1, 1];
+  const used = new Set<number>();
+  for (let w = 0; w < 3; w++) {
+    let best = -1;
+    for (let a = 0; a < 3; a++) {
+      if (used.has(a)) continue;
+      if (best < 0 || Math.abs(affine[w][a]) > Math.abs(affine[w][best])) best = a;
+    }
+    used.add(best);
+    const size = Math.hypot(affine[0][best], affine[1][best], affine[2][best]);
+    out[w] = Math.max(1, Math.round((dims[best] * size) / target[w]));
+  }
+  return out;
+}
+
+export interface StepMemoryEstimate {
+  /** Bytes held during one training step: parameters with optimizer state, plus activations kept for backprop. */
+  totalBytes: number;
+  parameterBytes: number;
+  activationBytes: number;
+  /** The largest single tensor of the step and what it is (bounded by GPU buffer limits). */
+  largestBuffer: { bytes: number; what: string };
+}
+
+const F32 = 4;
+
+/**
+ * A rough memory estimate of one step of the VoCo ViT encoder: every crop is patch-embedded into T = (r/p)³
+ * tokens of width D and passes `depth` transformer blocks once (student and teacher share the encoder and
+ * differ in their heads). Per block the backward pass keeps about (10 + 2·mlpRatio)·T·D values (norms,
+ * q/k/v, projections, residual, MLP hidden before and after its activation) plus 2·heads·T² attention values.
+ * Parameters count ×6: weights, gradients, AdamW m, v and amsgrad max, and the teacher copy of the head.
+ */
+export function estimateStepMemory(preset: PresetShape, config: RunConfig, params: number): StepMemoryEstimate {
+  const n = cropsPerStep(config);
+  const g = config.cropSize / preset.patch;
+  const tokens = g * g * g;
+  const perBlock = (10 + 2 * preset.mlpRatio) * tokens * preset.dim + 2 * preset.heads * tokens * tokens;
+  const inputBytes = n * config.cropSize ** 3 * F32;
+  const activationBytes = n * preset.depth * perBlock * F32 + inputBytes;
+  const parameterBytes = params * 6 * F32;
+  const candidates = [
+    { bytes: inputBytes, what: `crop tokens (${n} crops × ${config.cropSize}³ voxels)` },
+    { bytes: n * preset.heads * tokens * tokens * F32, what: `attention scores (${n} crops × ${preset.heads} heads × ${tokens}² tokens)` },
+    { bytes: n * tokens * preset.dim * preset.mlpRatio * F32, what: `MLP hidden activations (${n} crops × ${tokens} tokens × ${preset.dim * preset.mlpRatio})` },
+    { bytes: n * tokens * preset.dim * 3 * F32, what: `q/k/v projections (${n} crops × ${tokens} tokens × ${3 * preset.dim})` },
+  ];
+  const largestBuffer = candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  return { totalBytes: activationBytes + parameterBytes, parameterBytes, activationBytes, largestBuffer };
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+export interface ValidationContext {
+  /** Every loaded volume the run may use (the config's volumeIds pick from these). */
+  volumes: VolumeShape[];
+  /** The preset named by config.preset, or undefined when no such preset exists. */
+  preset: PresetShape | undefined;
+  /** Parameter count of the preset at this crop size (for the memory estimate); optional. */
+  params?: number;
+  /** WebGPU limits, when the run may use WebGPU ('auto' or 'webgpu') and an adapter was found. */
+  gpuLimits?: GpuLimits | null;
+}
+
+const isInt = (v: number) => Number.isInteger(v);
+const isFinitePositive = (v: number) => Number.isFinite(v) && v > 0;
+
+/** Every reason the configuration cannot run; empty when it can. Messages name the numbers involved. */
+export function validateRunConfig(config: RunConfig, ctx: ValidationContext): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const bad = (field: ConfigIssue['field'], message: string) => issues.push({ field, message });
+  const { preset } = ctx;
+
+  // Volumes.
+  const unique = new Set(config.volumeIds);
+  if (unique.size !== config.volumeIds.length) bad('volumes', 'a volume is selected twice');
+  const chosen: VolumeShape[] = [];
+  for (const id of unique) {
+    const v = ctx.volumes.find((x) => x.id === id);
+    if (!v) bad('volumes', `volume "${id}" is not loaded`);
+    else chosen.push(v);
+  }
+  if (chosen.length < 2) {
+    bad('volumes', `${chosen.length} volume${chosen.length === 1 ? '' : 's'} selected; VoCo contrasts volumes with each other and needs at least 2`);
+  }
+
+  // Grid and crops.
+  if (!isInt(config.gridN) || config.gridN < 2 || config.gridN > 8) bad('gridN', `grid n = ${config.gridN}: must be an integer from 2 to 8`);
+  if (!isInt(config.cropSize) || config.cropSize < 1) bad('cropSize', `crop size r = ${config.cropSize}: must be a positive integer`);
+  if (!preset) {
+    bad('preset', `unknown model preset "${config.preset}"`);
+  } else if (isInt(config.cropSize) && config.cropSize % preset.patch !== 0) {
+    bad('cropSize', `crop size r = ${config.cropSize} is not a multiple of preset ${preset.name}'s patch size ${preset.patch}`);
+  }
+
+  if (!isInt(config.batchVolumes) || config.batchVolumes < 2) {
+    bad('batchVolumes', `volumes per batch B = ${config.batchVolumes}: must be an integer ≥ 2 (the inter-volume loss pairs volumes)`);
+  } else if (chosen.length >= 2 && config.batchVolumes > chosen.length) {
+    bad('batchVolumes', `volumes per batch B = ${config.batchVolumes} but only ${chosen.length} volumes are selected`);
+  }
+  if (!isInt(config.randomCrops) || config.randomCrops < 1) bad('randomCrops', `random crops per volume sw = ${config.randomCrops}: must be an integer ≥ 1`);
+
+  // Region against each volume.
+  if (isInt(config.gridN) && isInt(config.cropSize) && config.gridN >= 2 && config.cropSize >= 1) {
+    const region = regionSize(config);
+    for (const v of chosen) {
+      const over = [0, 1, 2].filter((a) => region[a] > v.dims[a]);
+      if (over.length) {
+        bad(
+          'cropSize',
+          `region n·r × n·r × r = ${region.join('×')} voxels is larger than volume "${v.name}" (${v.dims.join('×')} voxels at the target spacing) along ${over.map((a) => 'xyz'[a]).join(', ')}`,
+        );
+      }
+    }
+  }
+
+  // Preprocessing.
+  if (!(config.spacing?.length === 3 && config.spacing.every(isFinitePositive))) bad('spacing', `target spacing ${JSON.stringify(config.spacing)}: needs three positive sizes in mm`);
+  if (!(config.huWindow?.length === 2 && config.huWindow.every(Number.isFinite) && config.huWindow[0] < config.huWindow[1])) {
+    bad('huWindow', `HU window ${JSON.stringify(config.huWindow)}: needs [low, high] with low < high`);
+  }
+
+  // Optimisation.
+  if (!isFinitePositive(config.lr) || config.lr > 1) bad('lr', `learning rate ${config.lr}: must be in (0, 1]`);
+  if (!isInt(config.totalSteps) || config.totalSteps < 1) bad('totalSteps', `total steps ${config.totalSteps}: must be an integer ≥ 1`);
+  if (!isInt(config.warmupSteps) || config.warmupSteps < 0) bad('warmupSteps', `warmup ${config.warmupSteps}: must be an integer ≥ 0`);
+  else if (isInt(config.totalSteps) && config.warmupSteps >= config.totalSteps) {
+    bad('warmupSteps', `warmup ${config.warmupSteps} must be shorter than the ${config.totalSteps} total steps`);
+  }
+  if (!(Number.isFinite(config.weightDecay) && config.weightDecay >= 0)) bad('weightDecay', `weight decay ${config.weightDecay}: must be ≥ 0`);
+  if (!(Number.isFinite(config.gradClip) && config.gradClip >= 0)) bad('gradClip', `gradient clip ${config.gradClip}: must be ≥ 0 (0 disables)`);
+  if (!isInt(config.seed) || config.seed < 0 || config.seed > 0xffffffff) bad('seed', `seed ${config.seed}: must be an integer from 0 to 4294967295`);
+  if (!BACKEND_CHOICES.includes(config.backend)) bad('backend', `backend "${config.backend}": choose one of ${BACKEND_CHOICES.join(', ')}`);
+  if (!isInt(config.checkpointEvery) || config.checkpointEvery < 0) bad('checkpointEvery', `checkpoint interval ${config.checkpointEvery}: must be an integer ≥ 0 (0 disables)`);
+
+  // GPU buffer limits: a single tensor larger than a storage binding silently computes garbage on WebGPU.
+  const canCheckGpu = preset && ctx.gpuLimits && (config.backend === 'webgpu' || config.backend === 'auto');
+  if (canCheckGpu && issues.length === 0) {
+    const limit = Math.min(ctx.gpuLimits!.maxStorageBufferBindingSize, ctx.gpuLimits!.maxBufferSize);
+    const est = estimateStepMemory(preset!, config, ctx.params ?? 0);
+    if (est.largestBuffer.bytes > limit) {
+      bad('gpu', `the crop batch does not fit the GPU's buffer limit: ${est.largestBuffer.what} need ${formatBytes(est.largestBuffer.bytes)}, the limit is ${formatBytes(limit)}; lower B, sw or r`);
+    }
+    const packed = chosen.reduce((s, v) => s + Math.max(v.dims[0], regionSize(config)[0]) * Math.max(v.dims[1], regionSize(config)[1]) * Math.max(v.dims[2], config.cropSize), 0) * F32;
+    if (packed > limit) {
+      bad('gpu', `the selected volumes need ${formatBytes(packed)} on the GPU as one buffer, over the limit of ${formatBytes(limit)}; select fewer volumes or a coarser spacing`);
+    }
+  }
+  return issues;
+}
+
+// ---- JSON ----------------------------------------------------------------------------------------------
+
+export const RUN_CONFIG_FORMAT = 'voco-studio-run-config';
+
+export function serializeRunConfig(config: RunConfig): string {
+  return JSON.stringify({ format: RUN_CONFIG_FORMAT, version: 1, config }, null, 2);
+}
+
+const NUMBER_FIELDS = [
+  'gridN', 'cropSize', 'batchVolumes', 'randomCrops', 'lr', 'warmupSteps', 'totalSteps', 'weightDecay', 'gradClip', 'seed', 'checkpointEvery',
+] as const satisfies readonly (keyof RunConfig)[];
+
+/**
+ * Reads a run configuration from JSON text (the exported file, or a bare RunConfig object).
+ * Throws an Error that names the source and every field that is missing or of the wrong type.
+ * Only shape is checked here; whether the run can start is validateRunConfig's job.
+ */
+export function parseRunConfig(text: string, source = 'config JSON'): RunConfig {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source} is not JSON: ${(e as Error).message}`);
+  }
+  return runConfigFromObject(doc, source);
+}
+
+export function runConfigFromObject(doc: unknown, source = 'config'): RunConfig {
+  if (!doc || typeof doc !== 'object') throw new Error(`${source} is not a VoCo run configuration (expected an object)`);
+  const wrapped = doc as { format?: unknown; config?: unknown };
+  if (wrapped.format !== undefined && wrapped.format !== RUN_CONFIG_FORMAT) {
+    throw new Error(`${source} has format "${String(wrapped.format)}", expected "${RUN_CONFIG_FORMAT}"`);
+  }
+  const c = (wrapped.format === RUN_CONFIG_FORMAT ? wrapped.config : doc) as Record<string, unknown>;
+  if (!c || typeof c !== 'object') throw new Error(`${source} is not a VoCo run configuration (no "config" object)`);
+  const problems: string[] = [];
+  const numTuple = (k: string, n: number) =>
+    Array.isArray(c[k]) && (c[k] as unknown[]).length === n && (c[k] as unknown[]).every((x) => typeof x === 'number');
+  if (!Array.isArray(c.volumeIds) || !c.volumeIds.every((x) => typeof x === 'string')) problems.push('volumeIds (list of strings)');
+  if (typeof c.preset !== 'string') problems.push('preset (string)');
+  for (const k of NUMBER_FIELDS) if (typeof c[k] !== 'number') problems.push(`${k} (number)`);
+  if (!numTuple('spacing', 3)) problems.push('spacing ([x, y, z] mm)');
+  if (!numTuple('huWindow', 2)) problems.push('huWindow ([low, high])');
+  if (typeof c.backend !== 'string' || !BACKEND_CHOICES.includes(c.backend as BackendChoice)) problems.push(`backend (${BACKEND_CHOICES.join('|')})`);
+  if (problems.length) throw new Error(`${source} is not a valid VoCo run configuration; missing or wrong: ${problems.join(', ')}`);
+  // Fields added to RunConfig later pass through untouched; the known ones are copied and checked above.
+  const out: RunConfig = {
+    ...(c as unknown as RunConfig),
+    volumeIds: [...(c.volumeIds as string[])],
+    preset: c.preset as string,
+    gridN: c.gridN as number,
+    cropSize: c.cropSize as number,
+    spacing: [...(c.spacing as number[])] as [number, number, number],
+    huWindow: [...(c.huWindow as number[])] as [number, number],
+    batchVolumes: c.batchVolumes as number,
+    randomCrops: c.randomCrops as number,
+    lr: c.lr as number,
+    warmupSteps: c.warmupSteps as number,
+    totalSteps: c.totalSteps as number,
+    weightDecay: c.weightDecay as number,
+    gradClip: c.gradClip as number,
+    seed: c.seed as number,
+    backend: c.backend as BackendChoice,
+    checkpointEvery: c.checkpointEvery as number,
+  };
+  return out;
+}

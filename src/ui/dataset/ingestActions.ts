@@ -1,0 +1,192 @@
+// Loading dropped or picked files into the dataset store: rows appear at once (with progress), fill in
+// as the ingest worker finishes each file, and label maps are attached to their scans when the batch ends.
+import { rootsFromDrop, rootsFromFileList } from '../../ingest/collect';
+import { startIngest } from '../../ingest/ingestClient';
+import { countIds, gridMapping, isNamedLabelMap, labelsOnScanGrid, looksLikeIds, mergeLabels } from '../../ingest/labels';
+import type { FromIngestWorker, IngestRoot, LoadedVolume } from '../../ingest/types';
+import { useDatasetStore, type DatasetRow } from '../../store/datasetStore';
+
+const store = () => useDatasetStore.getState();
+
+export interface BatchOutcome {
+  batchId: string;
+  loaded: string[];
+  problems: number;
+  ms: number;
+}
+
+/** Load what a drop event carries. Call synchronously from the drop handler (see rootsFromDrop). */
+export function ingestDrop(dt: DataTransfer): Promise<BatchOutcome> {
+  return rootsFromDrop(dt).then(ingestRoots);
+}
+
+export function ingestFileList(list: FileList | File[], pickedFolder: boolean): Promise<BatchOutcome> {
+  return ingestRoots(rootsFromFileList(list, pickedFolder));
+}
+
+/** The bundled abdomen CT (public/sample-ct.nii.gz), so the studio shows a real scan at once. */
+export async function loadSampleCt(): Promise<BatchOutcome> {
+  const url = `${import.meta.env.BASE_URL}sample-ct.nii.gz`;
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`sample CT: ${res.status} ${res.statusText}`);
+  const file = new File([await res.blob()], 'sample-ct.nii.gz');
+  return ingestRoots([{ kind: 'file', label: file.name, files: [{ path: file.name, file }] }]);
+}
+
+interface BatchState {
+  loaded: LoadedVolume[];
+  started: number;
+  problems: number;
+}
+
+export function ingestRoots(roots: IngestRoot[]): Promise<BatchOutcome> {
+  if (roots.length === 0) return Promise.resolve({ batchId: '', loaded: [], problems: 0, ms: 0 });
+  return new Promise((resolve) => {
+    const batch: BatchState = { loaded: [], started: performance.now(), problems: 0 };
+    store().batchStarted();
+    startIngest(roots, (msg) => {
+      handle(msg, batch);
+      if (msg.type === 'done') {
+        const loaded = finishBatch(msg.batchId, batch);
+        const ms = performance.now() - batch.started;
+        console.info(`[ingest] batch ${msg.batchId}: ${loaded.length} volume(s), ${batch.problems} problem(s) in ${ms.toFixed(0)} ms`);
+        store().batchDone();
+        resolve({ batchId: msg.batchId, loaded, problems: batch.problems, ms });
+      }
+    });
+  });
+}
+
+function problemRow(batchId: string, i: number, name: string, files: string[], message: string): DatasetRow {
+  return { rowId: `${batchId}:problem:${i}`, batchId, name, files, status: 'error', progress: 1, stage: '', messages: [message] };
+}
+
+function handle(msg: FromIngestWorker, batch: BatchState) {
+  const s = store();
+  switch (msg.type) {
+    case 'planned': {
+      const rows: DatasetRow[] = msg.units.map((u) => ({
+        rowId: u.unitId,
+        batchId: msg.batchId,
+        name: u.name,
+        files: u.files,
+        status: 'loading',
+        progress: 0,
+        stage: 'queued',
+        messages: [],
+      }));
+      msg.problems.forEach((p, i) => rows.push(problemRow(msg.batchId, i, p.name, p.files, p.message)));
+      batch.problems += msg.problems.length;
+      s.upsertRows(rows);
+      if (msg.skipped.length) s.addSkipped(msg.skipped);
+      break;
+    }
+    case 'progress':
+      s.patchRow(msg.unitId, { progress: msg.fraction, stage: msg.stage });
+      break;
+    case 'loaded': {
+      const rows: DatasetRow[] = [];
+      for (const r of msg.results) {
+        const { volume, facts } = r;
+        s.addVolume(volume);
+        batch.loaded.push(r);
+        const pendingLabel = looksLikeIds(facts);
+        rows.push({
+          rowId: volume.id,
+          batchId: msg.batchId,
+          name: volume.name,
+          files: volume.sourceFiles,
+          status: facts.warnings.length ? 'warning' : 'ok',
+          progress: 1,
+          stage: pendingLabel ? 'label map? pairing…' : '',
+          messages: [...facts.warnings],
+          volumeId: volume.id,
+          pendingLabel,
+          info: {
+            format: facts.format,
+            dims: volume.dims,
+            spacing: volume.spacing,
+            orientation: facts.orientation,
+            min: facts.min,
+            max: facts.max,
+            huLike: facts.ct.huLike,
+            ctNote: facts.ct.note,
+            modality: facts.modality,
+            dtype: volume.data.constructor.name,
+          },
+        });
+      }
+      msg.problems.forEach((p, i) => rows.push(problemRow(msg.batchId, 1000 + i, msg.unitId, [], p)));
+      batch.problems += msg.problems.length;
+      s.replaceRow(msg.unitId, rows);
+      break;
+    }
+    case 'failed': {
+      batch.problems += 1;
+      const existing = s.rows.find((r) => r.rowId === msg.unitId);
+      if (existing) s.patchRow(msg.unitId, { status: 'error', messages: [msg.message], progress: 1, stage: '' });
+      else s.upsertRows([problemRow(msg.batchId, 2000 + batch.problems, 'ingest', [], msg.message)]);
+      break;
+    }
+    case 'done':
+      // Units the worker never reported (it crashed) must not spin forever.
+      for (const r of s.rows)
+        if (r.batchId === msg.batchId && r.status === 'loading')
+          s.patchRow(r.rowId, { status: 'error', messages: ['loading stopped before this file finished (the ingest worker stopped)'], stage: '' });
+      break;
+  }
+}
+
+/**
+ * Attach label maps to scans. A label candidate (integer ids ≥ 0, few distinct values) is attached
+ * to a scan on the same world grid: first one of this batch, else one loaded before. Candidates named
+ * like label maps that find no scan stay rows with a warning; unnamed ones are simply scans.
+ * Returns the ids of the scans this batch added.
+ */
+function finishBatch(batchId: string, batch: BatchState): string[] {
+  const s = store();
+  const candidates = batch.loaded.filter((r) => looksLikeIds(r.facts));
+  const batchScans = batch.loaded.filter((r) => !looksLikeIds(r.facts)).map((r) => r.volume.id);
+  const earlierScans = s.rows.filter((r) => r.volumeId && !r.pendingLabel && r.batchId !== batchId).map((r) => r.volumeId!);
+  const attached = new Set<string>();
+  for (const c of candidates) {
+    const named = isNamedLabelMap(c.volume.name, c.facts);
+    let target: { id: string; mapping: NonNullable<ReturnType<typeof gridMapping>> } | null = null;
+    for (const id of [...batchScans, ...earlierScans]) {
+      const scan = store().volumes[id];
+      if (!scan || scan.id === c.volume.id) continue;
+      const mapping = gridMapping(c.volume, scan);
+      if (mapping) {
+        target = { id, mapping };
+        break;
+      }
+    }
+    if (!target) {
+      const row = store().rows.find((r) => r.rowId === c.volume.id);
+      if (row)
+        store().patchRow(row.rowId, {
+          pendingLabel: false,
+          stage: '',
+          status: named ? 'warning' : row.status,
+          messages: named ? [`looks like a label map, but no loaded scan has the same grid (${c.volume.dims.join('×')}); listed as a volume`, ...row.messages] : row.messages,
+        });
+      continue;
+    }
+    const scan = store().volumes[target.id];
+    const onGrid = labelsOnScanGrid(c.volume.data, c.volume.dims, scan.dims, target.mapping);
+    const { labels, assignedId } = mergeLabels(scan.labels, onGrid);
+    store().setVolumeLabels(target.id, labels);
+    const scanRow = store().rows.find((r) => r.volumeId === target!.id);
+    if (scanRow) {
+      const source = assignedId != null ? `${c.volume.name} (id ${assignedId})` : c.volume.name;
+      store().patchRow(scanRow.rowId, { labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids: countIds(labels) } });
+    }
+    attached.add(c.volume.id);
+    store().removeRow(c.volume.id);
+  }
+  const added = batch.loaded.map((r) => r.volume.id).filter((id) => !attached.has(id));
+  // Show what was just loaded: the first new scan of the batch, a clean one (no warnings) if there is one.
+  const clean = added.find((id) => store().rows.find((r) => r.volumeId === id)?.status === 'ok');
+  if (added.length) store().select(clean ?? added[0]);
+  return added;
+}

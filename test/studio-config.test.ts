@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_RUN_CONFIG,
+  cropsPerStep,
+  estimateStepMemory,
+  parseRunConfig,
+  regionSize,
+  resampledDims,
+  serializeRunConfig,
+  validateRunConfig,
+  type ValidationContext,
+} from '../src/store/runConfig';
+import { PRESETS } from '../src/model/presets';
+import type { RunConfig } from '../src/worker/protocol';
+
+// Abdomen 122×101×112 @ 3 mm and chest 128×128×141 @ 3.906×3.906×2 mm, resampled to 3 mm.
+const abdomen = { id: 'a', name: 'example_ct.nii.gz', dims: resampledDims([122, 101, 112], [3, 3, 3], [3, 3, 3]) };
+const chest = { id: 'c', name: 'chest_ct_derived_4x.nii.gz', dims: resampledDims([128, 128, 141], [3.906, 3.906, 2], [3, 3, 3]) };
+
+const good: RunConfig = { ...DEFAULT_RUN_CONFIG, volumeIds: ['a', 'c'], preset: 'tiny', cropSize: 16 };
+const ctx = (over: Partial<ValidationContext> = {}): ValidationContext => ({
+  volumes: [abdomen, chest],
+  preset: PRESETS.tiny,
+  gpuLimits: { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 },
+  ...over,
+});
+const messages = (c: RunConfig, x = ctx()) => validateRunConfig(c, x).map((i) => `${i.field}: ${i.message}`);
+
+describe('run configuration validation', () => {
+  it('accepts the studio defaults on two real volumes', () => {
+    expect(resampledDims([128, 128, 141], [3.906, 3.906, 2], [3, 3, 3])).toEqual([167, 167, 94]);
+    expect(messages(good)).toEqual([]);
+    expect(messages({ ...good, preset: 'S', cropSize: 32 }, ctx({ preset: PRESETS.S }))).toEqual([]);
+    expect(regionSize(good)).toEqual([48, 48, 16]);
+    expect(cropsPerStep(good)).toBe(2 * (9 + 2));
+  });
+
+  it('refuses fewer than 2 volumes, unknown volumes and B < 2', () => {
+    expect(messages({ ...good, volumeIds: ['a'] })).toContainEqual(expect.stringMatching(/^volumes: 1 volume selected.*at least 2/));
+    expect(messages({ ...good, volumeIds: ['a', 'zzz'] })).toContainEqual(expect.stringMatching(/volume "zzz" is not loaded/));
+    expect(messages({ ...good, batchVolumes: 1 })).toContainEqual(expect.stringMatching(/^batchVolumes: .*B = 1.*≥ 2/));
+    expect(messages({ ...good, batchVolumes: 3 })).toContainEqual(expect.stringMatching(/B = 3 but only 2 volumes/));
+  });
+
+  it('refuses a region larger than a preprocessed volume, naming the volume and axes', () => {
+    // 3·64 = 192 > 122 (x) and > 101 (y) of the abdomen; the chest is 167 wide.
+    const m = messages({ ...good, cropSize: 64 });
+    expect(m).toContainEqual(expect.stringMatching(/region .* 192×192×64 voxels is larger than volume "example_ct.nii.gz" \(122×101×112.*along x, y/));
+    expect(m).toContainEqual(expect.stringMatching(/larger than volume "chest_ct_derived_4x.nii.gz".*along x, y/));
+  });
+
+  it("refuses a crop size that is not a multiple of the preset's patch", () => {
+    expect(messages({ ...good, cropSize: 18 })).toContainEqual(expect.stringMatching(/r = 18 is not a multiple of preset tiny's patch size 4/));
+    expect(messages({ ...good, preset: 'S', cropSize: 20 }, ctx({ preset: PRESETS.S }))).toContainEqual(expect.stringMatching(/patch size 8/));
+    expect(messages({ ...good, preset: 'nope' }, ctx({ preset: undefined }))).toContainEqual('preset: unknown model preset "nope"');
+  });
+
+  it('refuses a crop batch over the GPU buffer limit (only when WebGPU may be used)', () => {
+    const big: RunConfig = { ...good, preset: 'S', cropSize: 32, randomCrops: 64 };
+    const small = ctx({ preset: PRESETS.S, gpuLimits: { maxStorageBufferBindingSize: 8 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 } });
+    const m = messages(big, small);
+    expect(m).toContainEqual(expect.stringMatching(/^gpu: the crop batch does not fit the GPU's buffer limit: .* the limit is 8.0 MiB/));
+    expect(messages({ ...big, backend: 'wasm' }, small)).toEqual([]);
+    expect(messages(big, ctx({ preset: PRESETS.S, gpuLimits: null }))).toEqual([]);
+  });
+
+  it('refuses bad optimisation settings', () => {
+    const m = messages({ ...good, lr: 0, warmupSteps: 500, totalSteps: 100, weightDecay: -1, seed: 1.5, checkpointEvery: -2, gridN: 1 });
+    for (const f of ['lr', 'warmupSteps', 'weightDecay', 'seed', 'checkpointEvery', 'gridN']) {
+      expect(m.some((x) => x.startsWith(`${f}:`))).toBe(true);
+    }
+    expect(messages({ ...good, huWindow: [250, -175] })).toContainEqual(expect.stringMatching(/^huWindow:/));
+  });
+
+  it('estimates memory per step from the preset and the crop batch', () => {
+    const est = estimateStepMemory(PRESETS.S, { ...good, cropSize: 32 }, 1_000_000);
+    expect(est.parameterBytes).toBe(24_000_000);
+    // 22 crops × 4 blocks × ((10 + 8)·64·128 + 2·2·64²) floats + 22·32³ input floats
+    expect(est.activationBytes).toBe(4 * (22 * 4 * (18 * 64 * 128 + 4 * 4096) + 22 * 32768));
+    expect(est.totalBytes).toBe(est.parameterBytes + est.activationBytes);
+    expect(est.largestBuffer.bytes).toBe(22 * 32 ** 3 * 4); // input tokens and MLP hidden tie here
+    // tiny at r = 32: T = 8³ = 512 tokens, so the attention scores dominate.
+    const tiny = estimateStepMemory(PRESETS.tiny, { ...good, cropSize: 32 }, 0);
+    expect(tiny.largestBuffer).toEqual({ bytes: 22 * 2 * 512 * 512 * 4, what: 'attention scores (22 crops × 2 heads × 512² tokens)' });
+  });
+});
+
+describe('run configuration JSON', () => {
+  it('round-trips', () => {
+    const c: RunConfig = { ...good, spacing: [1.5, 1.5, 2], huWindow: [-1000, 500], backend: 'wasm', lr: 3.3e-5 };
+    expect(parseRunConfig(serializeRunConfig(c))).toEqual(c);
+    // A bare RunConfig object is accepted too.
+    expect(parseRunConfig(JSON.stringify(c))).toEqual(c);
+  });
+
+  it('rejects files that are not a run configuration, naming the problems', () => {
+    expect(() => parseRunConfig('{oops', 'x.json')).toThrow(/x.json is not JSON/);
+    expect(() => parseRunConfig('[1,2]', 'x.json')).toThrow(/x.json is not a valid VoCo run configuration/);
+    expect(() => parseRunConfig(JSON.stringify({ format: 'something-else', config: good }), 'y.json')).toThrow(/format "something-else"/);
+    const broken = { ...good, cropSize: '32', backend: 'gpu' } as unknown;
+    expect(() => parseRunConfig(JSON.stringify(broken), 'z.json')).toThrow(/cropSize \(number\).*backend/);
+  });
+});
+
+describe('preprocessed size estimate', () => {
+  it('follows the RAS axes of the affine', async () => {
+    const { resampledRasDims } = await import('../src/store/runConfig');
+    // LPS-like axis-aligned: same as resampledDims.
+    expect(resampledRasDims([128, 128, 141], [[-3.906, 0, 0, 0], [0, -3.906, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]], [3, 3, 3])).toEqual([167, 167, 94]);
+    // Voxel axes permuted (slices along y): world x ← voxel 0, world y ← voxel 2, world z ← voxel 1.
+    expect(resampledRasDims([100, 50, 20], [[1, 0, 0, 0], [0, 0, 2, 0], [0, 3, 0, 0], [0, 0, 0, 1]], [1, 1, 1])).toEqual([100, 40, 150]);
+  });
+});
