@@ -125,6 +125,10 @@ describe('wasm BatchMatMul routing (src/backend/wasmMatMulPolicy.ts)', () => {
     expect(preferStockLoop(44, 64, 64, 64)).toBe(true); // attention pairs of S/B/L/H
     expect(preferStockLoop(1, 64, 64, 64)).toBe(false); // a single product: XNNPACK
     expect(preferStockLoop(44, 512, 16, 512)).toBe(false); // tiny's attention: 4 M multiply-adds per pair
+    expect(preferStockLoop(1, 512, 1408, 1)).toBe(true); // a column sum written as a matmul
+    const { isThin } = await import('../src/backend/wasmMatMulPolicy');
+    expect(isThin(22, 1024)).toBe(true); // a head's dX = dY·Wᵀ
+    expect(isThin(1408, 512)).toBe(false);
     expect(SMALL_PAIR_WORK).toBe(2 ** 19);
   });
 
@@ -133,6 +137,8 @@ describe('wasm BatchMatMul routing (src/backend/wasmMatMulPolicy.ts)', () => {
       [3, 8, 5, 7], // small pairs → stock loop
       [2, 100, 80, 90], // 720 k multiply-adds per pair → XNNPACK pairwise
       [1, 33, 17, 29], // single product, transposed → XNNPACK with explicit transposes
+      [1, 40, 30, 1], // matrix-vector → stock loop
+      [1, 6, 40, 70], // thin: with transposeB computed as (B·Aᵀ)ᵀ
     ];
     for (const [batch, m, k, n] of cases) {
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {

@@ -376,7 +376,7 @@ describe('worker map jobs (cpu, abdomen CT, tiny preset)', () => {
     const preVoxel = worldToVoxel(abdomen.affine, voxelToWorld(scan.affine, scanVoxel));
     const origin = cropOriginNear(preVoxel, 16);
     const answer = h.next('map-result', 1);
-    h.send({ type: 'similarity-map', requestId: 1, request: { volumeId: 'abdomen', origin, stride: 16, batch: 50, weights: [{ kind: 'current' }, { kind: 'initial' }] } });
+    h.send({ type: 'similarity-map', requestId: 1, request: { volumeId: 'abdomen', origin, stride: 16, weights: [{ kind: 'current' }, { kind: 'initial' }] } }); // adaptive batches
     const { result } = await answer;
     const { grid, maps } = result;
     expect(maps.map((m) => m.kind)).toEqual(['current', 'initial']);

@@ -193,6 +193,7 @@ export function registerBackends(opts: Pick<InitBackendOptions, 'wasmPath' | 'wa
     if (f) registerWrapped(name, name === 'wasm' ? () => withAllCoresVisible(f, wasmThreadsWanted) : f, name === 'webgl' ? 2 : 1);
   }
   if (!tfjsFactories.has('webgpu')) registerWrapped('webgpu', createWebGpuBackend, 3);
+  tf.env().set('WEBGPU_CPU_FORWARD', false); // every op on the GPU: one code path, parity-tested
   if (kernelsDecided) return;
   kernelsDecided = true;
   stockKernels = !!opts.stockKernels;
@@ -207,7 +208,6 @@ export function registerBackends(opts: Pick<InitBackendOptions, 'wasmPath' | 'wa
   }
   // webgpu's AddN binds one storage buffer per input: more than the device allows fails silently.
   webgpuAddNInstalled = installChunkedAddN();
-  tf.env().set('WEBGPU_CPU_FORWARD', false); // every op on the GPU: one code path, parity-tested
 }
 
 async function startBackend(name: BackendName): Promise<void> {
@@ -236,7 +236,7 @@ function kernelsFor(name: BackendName): string[] {
   return [];
 }
 
-/** Frees a backend we probed but did not choose (GPU memory, wasm threads), keeping it selectable later. */
+/** Frees a GPU backend we probed but did not choose (device, buffers, GL context), keeping it selectable later. */
 function releaseBackend(name: BackendName) {
   const f = tfjsFactories.get(name);
   if (!f || tf.getBackend() === name || !tf.engine().registry[name]) return;

@@ -113,13 +113,13 @@ export async function trainingStepParity(opts: { backend?: BackendName; steps?: 
   const got = await runOn(backend, TINY_RUN, steps);
   // A gradient that is zero by construction (the bias of a linear layer that feeds a batch norm: the norm removes
   // any constant) holds only rounding noise on both backends; judge every tensor by its own magnitude, but never by
-  // less than 1e-3 of the largest gradient of the model.
+  // less than 1% of the largest gradient of the model (a failed kernel gives errors of order 1, not 1e-3).
   const globalScale = Math.max(...ref.grads.map((g) => maxAbs(g.data)));
   const gradDiffs = ref.grads.map((g, i) => ({
     name: g.name,
     size: g.data.length,
     scale: maxAbs(g.data),
-    relMaxDiff: relMaxDiff(g.data, got.grads[i].data, Math.max(maxAbs(g.data), 1e-3 * globalScale)),
+    relMaxDiff: relMaxDiff(g.data, got.grads[i].data, Math.max(maxAbs(g.data), 1e-2 * globalScale)),
     nameMatches: got.grads[i].name === g.name,
     finite: got.grads[i].data.every(Number.isFinite),
     nonZero: got.grads[i].data.some((v) => v !== 0),
@@ -139,7 +139,7 @@ export async function trainingStepParity(opts: { backend?: BackendName; steps?: 
     gradsZero: gradDiffs.filter((d) => !d.nonZero).map((d) => d.name),
     worstGrad: worst,
     globalGradScale: globalScale,
-    negligibleGrads: gradDiffs.filter((d) => d.scale < 1e-3 * globalScale).map((d) => `${d.name} (max |g| ${d.scale.toExponential(2)})`),
+    negligibleGrads: gradDiffs.filter((d) => d.scale < 1e-2 * globalScale).map((d) => `${d.name} (max |g| ${d.scale.toExponential(2)})`),
     gradNormRelDiff: Math.abs(ref.gradNorm - got.gradNorm) / ref.gradNorm,
     stepLossMaxDiff: Math.max(...ref.stepLosses.map((l, i) => Math.abs(l - got.stepLosses[i]))),
     leftoverTensors: tf.memory().numTensors,

@@ -64,7 +64,8 @@ export class Rng {
   }
 
   getState(): number[] {
-    return [this.a, this.b, this.c, this.d];
+    // Unsigned, so that fromState accepts what getState gives (the generator's words are int32 internally).
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
   }
 
   static fromState(s: number[]): Rng {

@@ -404,13 +404,14 @@ function SliceCanvas(props: {
     ctx.putImageData(image, 0, 0);
     const qx = flipX ? dims[0] - 1 - query[0] : query[0];
     const qy = flipY ? dims[1] - 1 - query[1] : query[1];
-    ctx.strokeStyle = 'rgba(78, 161, 255, 0.9)';
+    // The query: a cyan cross with a gap, so the map under it stays visible.
+    ctx.strokeStyle = 'rgb(80, 220, 255)';
     ctx.lineWidth = 1;
     ctx.beginPath();
-    ctx.moveTo(qx - 5, qy + 0.5);
-    ctx.lineTo(qx + 6, qy + 0.5);
-    ctx.moveTo(qx + 0.5, qy - 5);
-    ctx.lineTo(qx + 0.5, qy + 6);
+    for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]]) {
+      ctx.moveTo(qx + 0.5 + dx * 3, qy + 0.5 + dy * 3);
+      ctx.lineTo(qx + 0.5 + dx * 9, qy + 0.5 + dy * 9);
+    }
     ctx.stroke();
   }, [image, dims, query, flipX, flipY]);
 
@@ -420,7 +421,12 @@ function SliceCanvas(props: {
 function BaseMatrixSection({ volumeId }: { volumeId: string | null }) {
   const matrix = useMapStore((s) => s.matrix);
   const compare = useMapStore((s) => s.compare);
+  // Cosines of GAP features often sit in a narrow band: stretch the colours over the data, or show [−1, 1].
+  const [fullScale, setFullScale] = useState(false);
   const running = matrix.status === 'running';
+  const dataMin = Math.min(...matrix.matrices.flatMap((m) => Array.from(m.values)));
+  const lo = fullScale || !Number.isFinite(dataMin) ? -1 : Math.min(dataMin, 0.999);
+  const colormap: MapColormapName = fullScale ? 'cool-warm' : 'inferno';
   return (
     <section data-testid="maps-matrix" data-status={matrix.status}>
       <h3>Base-crop similarity</h3>
@@ -439,18 +445,22 @@ function BaseMatrixSection({ volumeId }: { volumeId: string | null }) {
           <div className="matrix-row">
             {matrix.matrices.map((m, i) => (
               <figure key={i}>
-                <MatrixHeatmap values={m.values} size={matrix.n * matrix.n} n={matrix.n} />
+                <MatrixHeatmap values={m.values} size={matrix.n * matrix.n} n={matrix.n} lo={lo} colormap={colormap} />
                 <figcaption className="small">{m.kind === 'current' ? `trained · step ${m.step}` : m.label}</figcaption>
               </figure>
             ))}
           </div>
           <div className="colorbar">
-            <div className="colorbar-ramp" style={{ background: cssGradient('cool-warm') }} />
+            <div className="colorbar-ramp" style={{ background: cssGradient(colormap) }} />
             <div className="colorbar-ticks">
-              {[-1, -0.5, 0, 0.5, 1].map((v) => (
-                <span key={v}>{v}</span>
+              {[0, 0.25, 0.5, 0.75, 1].map((t) => (
+                <span key={t}>{fmt(lo + (1 - lo) * t, 3)}</span>
               ))}
             </div>
+            <label className="check small">
+              <input type="checkbox" checked={fullScale} data-testid="maps-matrix-fullscale" onChange={(e) => setFullScale(e.target.checked)} /> full
+              scale [−1, 1] (otherwise the data&apos;s range, both matrices alike)
+            </label>
           </div>
         </>
       ) : null}
@@ -458,12 +468,13 @@ function BaseMatrixSection({ volumeId }: { volumeId: string | null }) {
   );
 }
 
-function MatrixHeatmap({ values, size, n }: { values: Float32Array; size: number; n: number }) {
+function MatrixHeatmap({ values, size, n, lo, colormap }: { values: Float32Array; size: number; n: number; lo: number; colormap: MapColormapName }) {
   const cells = [];
   for (let a = 0; a < size; a++) {
     for (let b = 0; b < size; b++) {
       const v = values[a * size + b];
-      const [r, g, bl] = colorAt('cool-warm', (v + 1) / 2);
+      const t = (v - lo) / Math.max(1e-6, 1 - lo);
+      const [r, g, bl] = colorAt(colormap, t);
       cells.push(
         <div
           key={`${a}-${b}`}
@@ -471,7 +482,7 @@ function MatrixHeatmap({ values, size, n }: { values: Float32Array; size: number
           data-testid="maps-matrix-cell"
           data-value={v}
           title={`base (${Math.floor(a / n)}, ${a % n}) · base (${Math.floor(b / n)}, ${b % n}): ${fmt(v)}`}
-          style={{ background: `rgb(${r}, ${g}, ${bl})` }}
+          style={{ background: `rgb(${r}, ${g}, ${bl})`, color: t > 0.6 ? '#111' : '#eee' }}
         >
           {size <= 9 ? fmt(v, 2).replace(/^0\./, '.').replace(/^-0\./, '-.') : ''}
         </div>,
