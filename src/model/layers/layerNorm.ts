@@ -37,10 +37,11 @@ const layerNormAffine = (eps: number) =>
     const { xhat, rstd } = standardise(x as tf.Tensor2D, eps);
     save([xhat, rstd, gamma]);
     return {
-      value: tf.add(tf.mul(xhat, gamma), beta),
+      // γ, β as rows [1, C] for the same broadcast-shader reason as in linear.ts.
+      value: tf.add(tf.mul(xhat, tf.reshape(gamma, [1, -1])), tf.reshape(beta, [1, -1])),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, rs, g] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-        const dx = standardiseGrad(tf.mul(dy, g), xh, rs);
+        const dx = standardiseGrad(tf.mul(dy, tf.reshape(g, [1, -1])), xh, rs);
         return [dx, colSum(tf.mul(dy, xh) as tf.Tensor2D), colSum(dy as tf.Tensor2D)];
       },
     };

@@ -27,7 +27,9 @@ const linearOp = (inputGradient: boolean) =>
     const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     save([x, w]);
     return {
-      value: tf.add(tf.matMul(x, w), b),
+      // b as [1, out]: tfjs-webgpu sends a 1-D operand shorter than 128 to a shared-memory broadcast shader
+      // that software adapters run ~25× slower (measured on SwiftShader); the row form is the same sum.
+      value: tf.add(tf.matMul(x, w), tf.reshape(b, [1, -1])),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
         const g = dy as tf.Tensor2D;
