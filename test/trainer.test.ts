@@ -8,23 +8,17 @@ import { learningRate } from '../src/voco/schedule';
 import type { RunConfig, TrainerState } from '../src/worker/protocol';
 import type { PreprocessedVolume } from '../src/volume/volume';
 import { loadTrainingVolumes } from './helpers/trainingVolumes';
+import { DEFAULT_RUN_CONFIG } from '../src/store/runConfig';
 
 /** Tiny preset, r = 8 (2³ tokens of 4³ voxels): cheap enough for hundreds of steps. */
 function tinyConfig(over: Partial<RunConfig> = {}): RunConfig {
   return {
+    ...DEFAULT_RUN_CONFIG,
     volumeIds: ['abdomen', 'chest'],
     preset: 'tiny',
-    gridN: 3,
     cropSize: 8,
-    spacing: [3, 3, 3],
-    huWindow: [-175, 250],
-    batchVolumes: 2,
-    randomCrops: 2,
-    lr: 1e-4,
     warmupSteps: 2,
     totalSteps: 300,
-    weightDecay: 0.01,
-    gradClip: 1,
     seed: 7,
     backend: 'cpu',
     checkpointEvery: 0,

@@ -8,21 +8,17 @@ import { TrainingHost } from '../src/worker/host';
 import type { FromWorker, RunConfig, TrainerState } from '../src/worker/protocol';
 import type { PreprocessedVolume } from '../src/volume/volume';
 import { loadTrainingVolumes } from './helpers/trainingVolumes';
+import { DEFAULT_RUN_CONFIG } from '../src/store/runConfig';
 
 const config: RunConfig = {
+  ...DEFAULT_RUN_CONFIG,
   volumeIds: ['abdomen', 'chest'],
   preset: 'tiny',
   gridN: 2,
   cropSize: 8,
-  spacing: [3, 3, 3],
-  huWindow: [-175, 250],
-  batchVolumes: 2,
   randomCrops: 1,
-  lr: 1e-4,
   warmupSteps: 1,
   totalSteps: 6,
-  weightDecay: 0.01,
-  gradClip: 1,
   seed: 3,
   backend: 'cpu',
   checkpointEvery: 0,

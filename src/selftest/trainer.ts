@@ -12,21 +12,16 @@ import type { PreprocessedVolume } from '../volume/volume';
 import { TrainingClient } from '../worker/client';
 import type { BackendName, FromWorker, RunConfig } from '../worker/protocol';
 import { Trainer } from '../worker/trainer';
+import { DEFAULT_RUN_CONFIG } from '../store/runConfig';
 
 const TINY_RUN: RunConfig = {
+  ...DEFAULT_RUN_CONFIG,
   volumeIds: ['sample-ct', 'sample-ct-mirrored'],
   preset: 'tiny',
-  gridN: 3,
   cropSize: 16,
-  spacing: [3, 3, 3],
-  huWindow: [-175, 250],
-  batchVolumes: 2,
-  randomCrops: 2,
   lr: 1e-3,
   warmupSteps: 0,
   totalSteps: 100,
-  weightDecay: 0.01,
-  gradClip: 1,
   seed: 11,
   backend: 'cpu',
   checkpointEvery: 0,

@@ -49,7 +49,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   lr: 1e-4,
   warmupSteps: 10,
   totalSteps: 200,
-  weightDecay: 1e-5,
+  weightDecay: 0.01, // the reference's AdamW default
   gradClip: 1,
   seed: 42,
   backend: 'auto',
