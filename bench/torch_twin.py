@@ -6,7 +6,7 @@ src/model/presets.ts): patch embedding as a matmul over patch tokens [N, T, p³]
 position table, pre-norm ViT blocks (LayerNorm → MHSA → residual, LayerNorm → MLP(GELU) → residual),
 GAP of the layer-normalised (no affine) token stream at `stageEnds`, concatenated; the projection heads
 (Linear → BN(no affine, batch stats) → ReLU ×2 → Linear), student with Dropout1d on its input, teacher by
-EMA under no_grad; the VoCo losses of /work/shared/fixtures/README.md; AdamW (amsgrad) with global-norm
+EMA under no_grad; the VoCo losses of test/fixtures/README.md; AdamW (amsgrad) with global-norm
 clipping. Times one training step at B volumes × (n² bases + sw randoms) crops of r³ voxels, random data
 of the same shape (the crop sampling itself is not part of this twin).
 

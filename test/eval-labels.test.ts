@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { caseWords, checkLabelGeometry, describeGeometry, maskStructureName, namesFromMaskSources, pairByName, pairLabelMap, parseLabelNames } from '../src/eval/labels';
 import type { Volume } from '../src/volume/volume';
 import { niftiVolume } from './helpers/niftiNode';
+import { DATA as DATA_ROOT } from './helpers/paths';
 
-const DATA = resolve(import.meta.dirname, '../../shared/data/ct-abdomen-totalseg');
+const DATA = resolve(DATA_ROOT, 'ct-abdomen-totalseg');
 
 function grid(name: string, dims: [number, number, number], affine: number[][], data?: Volume['data']): Volume {
   const n = dims[0] * dims[1] * dims[2];

@@ -10,8 +10,8 @@ import { niftiBytes } from '../src/ingest/niftiWrite';
 import { planRoots } from '../src/ingest/plan';
 import { ctCheck, intensityStats, orientationCode } from '../src/ingest/volumeFacts';
 import type { IngestRoot } from '../src/ingest/types';
+import { DATA } from './helpers/paths';
 
-const DATA = '../shared/data';
 const fileOf = (path: string, name = path.split('/').pop()!) => new File([readFileSync(path)], name);
 const abdomen = () => fileOf(`${DATA}/ct-abdomen-totalseg/example_ct.nii.gz`);
 

@@ -25,8 +25,8 @@ import {
 } from '../src/preprocess/preprocess';
 import { DEFAULT_PREPROCESS, PREPROCESS_PRESETS, type PreprocessSettings } from '../src/preprocess/settings';
 import { niftiVolume, readNiftiNode } from './helpers/niftiNode';
+import { DATA } from './helpers/paths';
 
-const DATA = resolve(import.meta.dirname, '../../shared/data');
 const CT = `${DATA}/ct-abdomen-totalseg/example_ct.nii.gz`;
 const CT_SEG = `${DATA}/ct-abdomen-totalseg/example_seg_fast_force_split.nii.gz`;
 const CT_SM = `${DATA}/ct-abdomen-totalseg/example_ct_sm.nii.gz`;

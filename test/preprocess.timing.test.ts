@@ -7,8 +7,8 @@ import type { Volume } from '../src/volume/volume';
 import { preprocessVolume } from '../src/preprocess/preprocess';
 import { PREPROCESS_PRESETS, type PreprocessSettings } from '../src/preprocess/settings';
 import { niftiVolume } from './helpers/niftiNode';
+import { DATA } from './helpers/paths';
 
-const DATA = resolve(import.meta.dirname, '../../shared/data');
 const studio = PREPROCESS_PRESETS.studio.settings;
 const at15: PreprocessSettings = { ...studio, spacing: [1.5, 1.5, 1.5], minSize: [192, 192, 64] };
 

@@ -1,12 +1,12 @@
 // Golden test against the VoCo authors' PyTorch functions (fixtures/voco-reference.json, float64). Override the
 // fixture with VOCO_REFERENCE=/path/to/file.json to check a freshly generated set.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { positionLabels, stopGradient, vocoLosses } from '../src/voco';
 import { lossCaseTensors, relativeError, type LossCase } from './helpers/vocoFixture';
+import { VOCO_REFERENCE } from './helpers/paths';
 
 interface LabelCase {
   roi: number;
@@ -16,7 +16,7 @@ interface LabelCase {
   labels: number[];
 }
 
-const fixturePath = process.env.VOCO_REFERENCE ?? resolve(__dirname, '..', '../shared/fixtures/voco-reference.json');
+const fixturePath = VOCO_REFERENCE;
 const fixture = JSON.parse(readFileSync(fixturePath, 'utf8')) as { position_labels: LabelCase[]; losses: LossCase[] };
 const TOL = 1e-4;
 

@@ -1,12 +1,12 @@
 // The VoCo losses and their gradients on tfjs-backend-webgpu (Dawn under Node) against the cpu backend and the
 // authors' golden values. Skips only when Dawn cannot give an adapter, and says why.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { initNodeWebgpu } from './helpers/nodeWebgpu';
 import { lossCaseTensors, relativeError, type LossCase } from './helpers/vocoFixture';
+import { VOCO_REFERENCE } from './helpers/paths';
 import { describe, expect, it } from 'vitest';
 
-const fixturePath = process.env.VOCO_REFERENCE ?? resolve(__dirname, '..', '../shared/fixtures/voco-reference.json');
+const fixturePath = VOCO_REFERENCE;
 const fixture = JSON.parse(readFileSync(fixturePath, 'utf8')) as { losses: LossCase[] };
 const gpu = await initNodeWebgpu();
 if (!gpu.ok) console.warn(`voco-webgpu: skipped, WebGPU is unavailable under Node: ${gpu.reason}`);

@@ -5,8 +5,8 @@ import { resolve } from 'node:path';
 import { preprocessVolume } from '../../src/preprocess/preprocess';
 import type { PreprocessedVolume } from '../../src/volume/volume';
 import { niftiVolume } from './niftiNode';
+import { DATA } from './paths';
 
-const DATA = resolve(import.meta.dirname, '../../../shared/data');
 export const ABDOMEN_CT = resolve(DATA, 'ct-abdomen-totalseg/example_ct.nii.gz');
 export const CHEST_CT = resolve(DATA, 'ct-chest-elastix/chest_ct_derived_4x.nii.gz');
 
@@ -17,7 +17,7 @@ export function loadTrainingVolumes(minSize: [number, number, number] = [96, 96,
   const key = minSize.join('x');
   const hit = cache.get(key);
   if (hit) return hit;
-  for (const p of [ABDOMEN_CT, CHEST_CT]) if (!existsSync(p)) throw new Error(`test data missing: ${p} (see /work/shared/data/README.md)`);
+  for (const p of [ABDOMEN_CT, CHEST_CT]) if (!existsSync(p)) throw new Error(`test data missing: ${p} (see test/data/README.md)`);
   const settings = { spacing: [3, 3, 3] as [number, number, number], huWindow: [-175, 250] as [number, number], minSize };
   const vols = [
     preprocessVolume(niftiVolume(ABDOMEN_CT, { id: 'abdomen' }), settings),
