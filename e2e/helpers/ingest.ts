@@ -2,8 +2,8 @@
 import { expect, type Locator, type Page } from '@playwright/test';
 import { resolve } from 'node:path';
 
-/** The shared test data (../shared beside the clone, as on CI). */
-export const DATA = resolve(process.cwd(), '../shared/data');
+/** The test data kept in the repository (test/data, each set with its LICENSE); VOCO_TEST_DATA points elsewhere. */
+export const DATA = process.env.VOCO_TEST_DATA ?? resolve(process.cwd(), 'test/data');
 
 /** Rows of the dataset panel whose name matches. */
 export function rowNamed(page: Page, name: string | RegExp): Locator {
