@@ -1,18 +1,26 @@
 // The VoCo model: one encoder embeds every crop; a student projection head (trained, with row dropout on
 // its input) and a teacher head (same shape, initialised independently, moved toward the student by EMA).
+// Two encoder families behind one surface: the studio's ViT-3D over patch tokens, and the authors' VoCo backbone
+// (src/model/swin/, weights named as their VoCoHead.state_dict()) over voxel crops. sampleInput() cuts whichever
+// input the encoder takes out of the device-resident volumes, so callers never look at the family.
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; training through this module needs them all.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { Rng } from '../voco/rng';
+import { sampleCrops, type CropSpec } from '../kernels/cropSampler';
+import type { VolumeLayout } from '../kernels/packVolumes';
 import { Encoder } from './encoder';
+import type { LinearParams } from './layers/linear';
+import { SwinEncoder } from './swin/swinEncoder';
+import { initSwinWeights } from './swin/weights';
 import { createProjectionHead, dropout1dRows, projectionHead, STUDENT_DROPOUT, withoutGradient, type ProjectionHeadParams } from './heads';
 import { ParamFactory, weightSeed, type NamedVariable } from './init';
-import { embedDim, validatePreset, type EncoderPreset } from './presets';
+import { embedDim, isSwinPreset, swinConfigOf, validatePreset, type EncoderPreset } from './presets';
 import type { NamedTensorData } from './weights';
 
 export class VocoModel {
   readonly embedDim: number;
-  private readonly encoder: Encoder;
+  private readonly encoder: Encoder | SwinEncoder;
   private readonly studentHead: ProjectionHeadParams;
   private readonly teacherHead: ProjectionHeadParams;
   private readonly encoderVars: NamedVariable[];
@@ -29,15 +37,32 @@ export class VocoModel {
   ) {
     validatePreset(preset, cropSize);
     this.embedDim = embedDim(preset);
-    const enc = new ParamFactory(seed, 'encoder.', true);
-    const stu = new ParamFactory(seed, 'student.', true);
-    const tea = new ParamFactory(seed, 'teacher.', false);
-    this.encoder = new Encoder(preset, enc);
-    this.studentHead = createProjectionHead(stu, this.embedDim, preset.headHidden, preset.headOut);
-    this.teacherHead = createProjectionHead(tea, this.embedDim, preset.headHidden, preset.headOut);
-    this.encoderVars = enc.created;
-    this.studentVars = stu.created;
-    this.teacherVars = tea.created;
+    if (isSwinPreset(preset)) {
+      // Every weight keyed as the authors' state_dict; heads are 'student.layer{1,2,3}.0.*' / 'teacher.*'.
+      const cfg = swinConfigOf(preset);
+      const weights = initSwinWeights(cfg, seed);
+      const named = [...weights].map(([name, variable]) => ({ name, variable }));
+      this.encoder = new SwinEncoder(cfg, weights);
+      this.encoderVars = named.filter((v) => v.name.startsWith('backbone.'));
+      this.studentVars = named.filter((v) => v.name.startsWith('student.'));
+      this.teacherVars = named.filter((v) => v.name.startsWith('teacher.'));
+      const head = (h: string): ProjectionHeadParams => {
+        const lin = (k: string) => ({ weight: weights.get(`${h}.${k}.0.weight`)!, bias: weights.get(`${h}.${k}.0.bias`)! }) as LinearParams;
+        return { fc0: lin('layer1'), fc3: lin('layer2'), fc6: lin('layer3') };
+      };
+      this.studentHead = head('student');
+      this.teacherHead = head('teacher');
+    } else {
+      const enc = new ParamFactory(seed, 'encoder.', true);
+      const stu = new ParamFactory(seed, 'student.', true);
+      const tea = new ParamFactory(seed, 'teacher.', false);
+      this.encoder = new Encoder(preset, enc);
+      this.studentHead = createProjectionHead(stu, this.embedDim, preset.headHidden, preset.headOut);
+      this.teacherHead = createProjectionHead(tea, this.embedDim, preset.headHidden, preset.headOut);
+      this.encoderVars = enc.created;
+      this.studentVars = stu.created;
+      this.teacherVars = tea.created;
+    }
     this.dropoutRng = new Rng(weightSeed(seed, 'student.dropout'));
   }
 
@@ -47,16 +72,40 @@ export class VocoModel {
     return new VocoModel(preset, cropSize, seed);
   }
 
-  /** Patch tokens [N, T, p³] → multi-scale embedding [N, embedDim]. */
-  embed(tokens: tf.Tensor3D): tf.Tensor2D {
-    this.assertLive();
-    return tf.tidy(() => this.encoder.forward(tokens));
+  /** The family of the encoder: 'swin' takes voxel crops [N, r, r, r], 'vit' patch tokens [N, T, p³]. */
+  get family(): 'vit' | 'swin' {
+    return this.encoder instanceof SwinEncoder ? 'swin' : 'vit';
   }
 
-  /** Patch tokens [N, T, p³] → per-token multi-scale features [N, T, embedDim] (their mean over T is embed()). */
-  embedTokens(tokens: tf.Tensor3D): tf.Tensor3D {
+  /**
+   * The encoder's input for `crops` of the packed volumes, in one crop-sampler dispatch: patch tokens [N, T, p³]
+   * (ViT), or voxel crops [N, r, r, r] in PyTorch's (D, H, W) = (x, y, z) order (Swin: MONAI reads NIfTI as x, y, z,
+   * so imported weights see the axes they were trained on). No gradient: the volumes are data.
+   */
+  sampleInput(packed: tf.Tensor1D, layout: VolumeLayout[], crops: CropSpec[]): tf.Tensor {
     this.assertLive();
-    return tf.tidy(() => this.encoder.forwardTokens(tokens));
+    const r = this.cropSize;
+    if (this.family === 'vit') return sampleCrops(packed, layout, crops, r, this.preset.patch);
+    return tf.tidy(() => {
+      // One "patch" of r³ voxels per crop, x fastest → [N, z, y, x] → [N, x, y, z] (rank 4: safe on webgpu).
+      const zyx = tf.reshape(sampleCrops(packed, layout, crops, r, r), [crops.length, r, r, r]);
+      return tf.transpose(zyx, [0, 3, 2, 1]);
+    });
+  }
+
+  /** The encoder's input (sampleInput) → multi-scale embedding [N, embedDim]. */
+  embed(input: tf.Tensor): tf.Tensor2D {
+    this.assertLive();
+    return tf.tidy(() => (this.encoder instanceof SwinEncoder ? this.encoder.forward(input as tf.Tensor4D) : this.encoder.forward(input as tf.Tensor3D)));
+  }
+
+  /**
+   * The encoder's input → per-token multi-scale features [N, T, embedDim] (their mean over T is embed()). ViT: T
+   * patch tokens; Swin: T = (r/32)³ blocks of 32³ voxels (the preset's patch), in the crop sampler's token order.
+   */
+  embedTokens(input: tf.Tensor): tf.Tensor3D {
+    this.assertLive();
+    return tf.tidy(() => (this.encoder instanceof SwinEncoder ? this.encoder.forwardTokens(input as tf.Tensor4D, this.preset.patch) : this.encoder.forwardTokens(input as tf.Tensor3D)));
   }
 
   /**
@@ -100,6 +149,11 @@ export class VocoModel {
         t.variable.assign(tf.add(tf.mul(t.variable, momentum), tf.mul(s, 1 - momentum)));
       });
     });
+  }
+
+  /** The encoder's variables (fine-tuning in the benchmark). */
+  encoderVariables(): tf.Variable[] {
+    return this.encoderVars.map((v) => v.variable);
   }
 
   /** Encoder + student head: what the optimiser updates. */

@@ -2,6 +2,8 @@
 // before anything starts. Pure functions (no React, no tensors), so they are unit-tested under Node.
 import type { BackendChoice, RunConfig } from '../worker/protocol';
 import { DEFAULT_PRESET } from '../model/presets';
+import { SWIN_MIN_CROP } from '../model/swin/config';
+import { swinActivationBytes } from '../model/swin/memory';
 
 /** The parts of an encoder preset (src/model/presets.ts) that validation and the memory estimate need. */
 export interface PresetShape {
@@ -13,6 +15,9 @@ export interface PresetShape {
   mlpRatio: number;
   headHidden: number;
   headOut: number;
+  /** 'swin': the authors' backbone (src/model/swin/), which takes voxel crops and needs r ≥ 64. */
+  family?: 'vit' | 'swin';
+  featureSize?: number;
 }
 
 /** A participating volume as validation sees it: its voxel counts at the target spacing, before padding. */
@@ -116,6 +121,12 @@ const F32 = 4;
  */
 export function estimateStepMemory(preset: PresetShape, config: RunConfig, params: number): StepMemoryEstimate {
   const n = cropsPerStep(config);
+  if (preset.family === 'swin' && preset.featureSize) {
+    const cfg = { featureSize: preset.featureSize, headHidden: preset.headHidden, headOut: preset.headOut, downsample: 'merging' as const };
+    const a = swinActivationBytes(cfg, config.cropSize, n);
+    const parameterBytes = params * 6 * F32;
+    return { totalBytes: a.bytes + parameterBytes, parameterBytes, activationBytes: a.bytes, largestBuffer: a.largest };
+  }
   const g = config.cropSize / preset.patch;
   const tokens = g * g * g;
   const perBlock = (10 + 2 * preset.mlpRatio) * tokens * preset.dim + 2 * preset.heads * tokens * tokens;
@@ -182,6 +193,12 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   if (!isInt(config.cropSize) || config.cropSize < 1) bad('cropSize', `crop size r = ${config.cropSize}: must be a positive integer`);
   if (!preset) {
     bad('preset', `unknown model preset "${config.preset}"`);
+  } else if (preset.family === 'swin' && isInt(config.cropSize) && (config.cropSize < SWIN_MIN_CROP || config.cropSize % 32 !== 0)) {
+    bad(
+      'cropSize',
+      `crop size r = ${config.cropSize}: preset ${preset.name} (the authors' Swin backbone) needs r ≥ ${SWIN_MIN_CROP} and a multiple of 32 — ` +
+        `its four 2× merges after the 2× patch embedding leave r/32 voxels per side (at r = 32 a single voxel, where instance norm is undefined)`,
+    );
   } else if (isInt(config.cropSize) && config.cropSize % preset.patch !== 0) {
     bad('cropSize', `crop size r = ${config.cropSize} is not a multiple of preset ${preset.name}'s patch size ${preset.patch}`);
   }

@@ -14,7 +14,6 @@ import { vocoLosses } from '../voco/losses';
 import { Rng } from '../voco/rng';
 import { learningRate } from '../voco/schedule';
 import { packVolumes, type VolumeLayout } from '../kernels/packVolumes';
-import { sampleCrops } from '../kernels/cropSampler';
 import { PRESETS, STUDENT_DROPOUT, VocoModel, embedDim, validatePreset, type EncoderPreset } from '../model';
 import type { PreprocessedVolume } from '../volume/volume';
 import type { CropBox, RunConfig, StepMetrics, TrainerState } from './protocol';
@@ -344,7 +343,7 @@ export class Trainer {
     }
     for (let start = 0; start < crops.length; start += EMBED_CHUNK) {
       const chunk = crops.slice(start, start + EMBED_CHUNK);
-      const emb = tf.tidy(() => this.model.embed(sampleCrops(this.packed, this.layout, chunk, this.config.cropSize, this.preset.patch)));
+      const emb = tf.tidy(() => this.model.embed(this.model.sampleInput(this.packed, this.layout, chunk)));
       try {
         out.set((await emb.data()) as Float32Array, start * dim);
       } finally {
@@ -361,7 +360,7 @@ export class Trainer {
    */
   embedOnDevice(crops: CropSpec[], model: VocoModel = this.model): tf.Tensor2D {
     this.checkAlive();
-    return tf.tidy(() => model.embed(sampleCrops(this.packed, this.layout, crops, this.config.cropSize, this.preset.patch)));
+    return tf.tidy(() => model.embed(model.sampleInput(this.packed, this.layout, crops)));
   }
 
   /** Dims of the run's preprocessed volumes, in config.volumeIds order. */
@@ -393,7 +392,8 @@ export class Trainer {
     const nb = n * n;
     const B = plan.volumes.length;
     const labels = tf.tensor3d(planLabels(plan), [B, sw, nb]);
-    const tokens = sampleCrops(this.packed, this.layout, batchCrops(plan), r, this.preset.patch);
+    // Patch tokens (ViT) or voxel crops (Swin): whatever the encoder takes, in one crop-sampler dispatch.
+    const tokens = this.model.sampleInput(this.packed, this.layout, batchCrops(plan));
     let terms: tf.Tensor | null = null;
     let logits: tf.Tensor | null = null;
     try {

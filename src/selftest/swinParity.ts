@@ -1,0 +1,149 @@
+// Parity of the authors' VoCo backbone (src/model/swin/) with golden values from their PyTorch classes
+// (test/fixtures/voco-swin/, README there): every fixture tensor — SwinViT hidden states, encoder-block outputs and
+// their means, the embedding, both head outputs and the seven weight gradients of sum(embedding · grad.weights).
+// Runs on whatever tfjs backend is active (Node tests: cpu, wasm, webgpu/Dawn; the browser via selftest.html), takes
+// the fixture files as bytes and returns plain JSON. On webgpu it listens for uncapturederror.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { projectionHead, type ProjectionHeadParams } from '../model/heads';
+import type { LinearParams } from '../model/layers/linear';
+import type { SwinConfig } from '../model/swin/config';
+import { swinStateDictSpec, internalToTorch } from '../model/swin/stateDict';
+import { SwinEncoder } from '../model/swin/swinEncoder';
+import { loadSwinWeights } from '../model/swin/weights';
+import { fromSafetensors, type NamedTensorData } from '../model/weights';
+
+export interface SwinTensorDiff {
+  name: string;
+  /** Worst |got − want| / max(|want|, 1e-2·max|want|) over the elements (test/helpers/vocoFixture.ts's measure). */
+  relError: number;
+  maxAbsWant: number;
+  count: number;
+}
+
+export interface SwinParityReport {
+  backend: string;
+  diffs: SwinTensorDiff[];
+  gpuErrors: string[];
+  ms: { forward: number; gradient: number };
+  error: string | null;
+}
+
+export interface SwinFixtureBytes {
+  /** swin-fs12.json's text (configuration). */
+  config: string;
+  weights: Uint8Array;
+  io: Uint8Array;
+}
+
+export function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) return Infinity;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]) / Math.max(Math.abs(want[i]), 1e-2 * scale, 1e-30);
+    if (!(err <= worst)) worst = err;
+  }
+  return worst;
+}
+
+/** Token rows [n·D·H·W, C] → NCDHW, keeping every `step`-th voxel along each axis from index 0. */
+function rowsToNcdhw(rows: Float32Array, n: number, dims: number[], c: number, step: number): Float32Array {
+  const [D, H, W] = dims;
+  const [d2, h2, w2] = dims.map((v) => Math.ceil(v / step));
+  const out = new Float32Array(n * c * d2 * h2 * w2);
+  let o = 0;
+  for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) {
+    for (let d = 0; d < D; d += step) for (let h = 0; h < H; h += step) for (let w = 0; w < W; w += step) out[o++] = rows[(((b * D + d) * H + h) * W + w) * c + ch];
+  }
+  return out;
+}
+
+function headParams(w: Map<string, tf.Tensor>, head: string): ProjectionHeadParams {
+  const lin = (k: string) => ({ weight: w.get(`${head}.${k}.0.weight`)!, bias: w.get(`${head}.${k}.0.bias`)! }) as LinearParams;
+  return { fc0: lin('layer1'), fc3: lin('layer2'), fc6: lin('layer3') };
+}
+
+/** Runs the fixture on the active backend. `subsample` records which stored tensors are strided (README). */
+export async function runSwinParity(bytes: SwinFixtureBytes): Promise<SwinParityReport> {
+  const report: SwinParityReport = { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: null };
+  let detach = () => {};
+  let weights: Map<string, tf.Variable> | null = null;
+  let encoder: SwinEncoder | null = null;
+  try {
+    if (report.backend === 'webgpu') {
+      const be = tf.backend() as unknown as { device: GPUDevice };
+      const onError = (e: Event) => report.gpuErrors.push((e as GPUUncapturedErrorEvent).error.message);
+      be.device.addEventListener('uncapturederror', onError);
+      detach = () => be.device.removeEventListener('uncapturederror', onError);
+    }
+    const json = JSON.parse(bytes.config) as { config: { feature_size: number; head_width: number } };
+    const cfg: SwinConfig = { featureSize: json.config.feature_size, headHidden: json.config.head_width, headOut: json.config.head_width, downsample: 'merging' };
+    const io = new Map(fromSafetensors(bytes.io, 'swin io fixture').tensors.map((t) => [t.name, t]));
+    const want = (name: string): NamedTensorData => {
+      const t = io.get(name);
+      if (!t) throw new Error(`fixture has no tensor '${name}'`);
+      return t;
+    };
+    weights = loadSwinWeights(cfg, fromSafetensors(bytes.weights, 'swin weights fixture').tensors, 'swin weights fixture');
+    encoder = new SwinEncoder(cfg, weights);
+    const input = want('input');
+    const [n, , r] = input.shape;
+    const x = tf.tensor4d(input.data, [n, r, r, r]);
+    const push = (name: string, got: Float32Array, ref: Float32Array) => {
+      report.diffs.push({ name, relError: relError(got, ref), maxAbsWant: ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0), count: ref.length });
+    };
+
+    // Forward: every stored activation.
+    let t0 = performance.now();
+    const outs = tf.tidy(() => {
+      const o = encoder!.forwardAll(x);
+      const student = projectionHead(o.embedding, headParams(weights!, 'student'));
+      const teacher = projectionHead(o.embedding, headParams(weights!, 'teacher'));
+      return { ...o, student, teacher };
+    });
+    const read = async (t: tf.Tensor) => (await t.data()) as Float32Array;
+    for (let i = 0; i < 5; i++) {
+      const ref = want(`swin.hidden${i}`);
+      const step = ref.shape[2] === outs.hiddenDims[i][0] ? 1 : outs.hiddenDims[i][0] / ref.shape[2];
+      push(`swin.hidden${i}`, rowsToNcdhw(await read(outs.hidden[i]), n, outs.hiddenDims[i], outs.hidden[i].shape[1], step), ref.data);
+    }
+    for (let i = 0; i < 5; i++) {
+      const ref = want(`enc${i}`);
+      const step = outs.encDims[i][0] / ref.shape[2];
+      push(`enc${i}`, rowsToNcdhw(await read(outs.enc[i]), n, outs.encDims[i], outs.enc[i].shape[1], step), ref.data);
+      push(`enc${i}.pooled`, await read(outs.pooled[i]), want(`enc${i}.pooled`).data);
+    }
+    push('embedding', await read(outs.embedding), want('embedding').data);
+    push('student', await read(outs.student), want('student').data);
+    push('teacher', await read(outs.teacher), want('teacher').data);
+    report.ms.forward = Math.round(performance.now() - t0);
+    tf.dispose([...outs.hidden, ...outs.enc, ...outs.pooled, outs.embedding, outs.student, outs.teacher]);
+
+    // Gradients of sum(embedding · grad.weights) w.r.t. the listed weights, compared in PyTorch layout.
+    t0 = performance.now();
+    const gw = want('grad.weights');
+    const g = tf.tensor2d(gw.data, gw.shape as [number, number]);
+    const names = [...io.keys()].filter((k) => k.startsWith('grad.') && k !== 'grad.weights').map((k) => k.slice('grad.'.length));
+    const vars = names.map((k) => {
+      const v = weights!.get(k);
+      if (!v) throw new Error(`fixture gradient names unknown weight '${k}'`);
+      return v;
+    });
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(encoder!.forward(x), g)) as tf.Scalar, vars);
+    const spec = new Map(swinStateDictSpec(cfg).map((e) => [e.key, e]));
+    for (let i = 0; i < names.length; i++) {
+      push(`grad.${names[i]}`, internalToTorch(spec.get(names[i])!, await read(grads[vars[i].name])), want(`grad.${names[i]}`).data);
+    }
+    report.ms.gradient = Math.round(performance.now() - t0);
+    tf.dispose([value, g, x, ...Object.values(grads)]);
+  } catch (err) {
+    report.error = (err as Error)?.stack ?? String(err);
+  } finally {
+    detach();
+    encoder?.dispose();
+    if (weights) for (const v of weights.values()) v.dispose();
+  }
+  return report;
+}
