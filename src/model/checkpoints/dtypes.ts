@@ -52,6 +52,16 @@ export function f16ToFloat(bits: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+let F16_TABLE: Float32Array | null = null;
+/** Every float16 bit pattern as float32 (256 KB, built once). */
+function f16Table(): Float32Array {
+  if (!F16_TABLE) {
+    F16_TABLE = new Float32Array(65536);
+    for (let b = 0; b < 65536; b++) F16_TABLE[b] = f16ToFloat(b);
+  }
+  return F16_TABLE;
+}
+
 /** Raw little-endian elements → float32 (float16/bfloat16 exactly; float64 and integers rounded to nearest). */
 export function toFloat32(raw: Uint8Array, dtype: TorchDType): Float32Array {
   const n = raw.length / DTYPE_BYTES[dtype];
@@ -59,6 +69,19 @@ export function toFloat32(raw: Uint8Array, dtype: TorchDType): Float32Array {
   if (dtype === 'float32' && LITTLE_ENDIAN) {
     // A copy into a fresh, aligned buffer the Float32Array owns.
     return new Float32Array(raw.slice().buffer);
+  }
+  if ((dtype === 'float16' || dtype === 'bfloat16') && LITTLE_ENDIAN) {
+    // 16-bit halves through a Uint16Array (aligned copy when needed): float16 by table, bfloat16 by shift.
+    const halves = raw.byteOffset % 2 === 0 ? new Uint16Array(raw.buffer, raw.byteOffset, n) : new Uint16Array(raw.slice().buffer);
+    if (dtype === 'float16') {
+      const table = f16Table();
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = table[halves[i]];
+      return out;
+    }
+    const bits = new Uint32Array(n);
+    for (let i = 0; i < n; i++) bits[i] = halves[i] << 16;
+    return new Float32Array(bits.buffer);
   }
   const out = new Float32Array(n);
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -110,7 +133,7 @@ function integersAsFloat64(raw: Uint8Array, dtype: TorchDType): Float64Array {
   for (let i = 0; i < n; i++) {
     out[i] =
       dtype === 'int64'
-        ? Number(v.getBigInt64(8 * i, true))
+        ? v.getUint32(8 * i, true) + v.getInt32(8 * i + 4, true) * 2 ** 32
         : dtype === 'int32'
           ? v.getInt32(4 * i, true)
           : dtype === 'int16'
@@ -135,7 +158,13 @@ export function float32Bytes(data: Float32Array): Uint8Array {
 export function int64Bytes(values: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(values.length * 8);
   const v = new DataView(out.buffer);
-  for (let i = 0; i < values.length; i++) v.setBigInt64(8 * i, BigInt(values[i]), true);
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (!Number.isSafeInteger(x)) throw new Error(`int64Bytes: ${x} is not an integer`);
+    const hi = Math.floor(x / 2 ** 32);
+    v.setUint32(8 * i, x - hi * 2 ** 32, true);
+    v.setInt32(8 * i + 4, hi, true);
+  }
   return out;
 }
 
