@@ -161,3 +161,27 @@ describe.skipIf(!hasTorch)('torch.load reads the exported .pt (skipped when /usr
     expect(Object.keys(torchDescribe(z64).tensors)).toHaveLength(Object.keys(swinJson.weights).length);
   });
 });
+
+describe('studio ViT presets as safetensors', () => {
+  it('the documented key layout is exactly VocoModel.namedWeights() (names, shapes, order) and round-trips', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    const { VocoModel } = await import('../src/model/vocoModel');
+    const { PRESETS } = await import('../src/model/presets');
+    const { vitKeyLayout, exportVitSafetensors } = await import('../src/model/checkpoints/vitLayout');
+    const { fromSafetensors } = await import('../src/model/weights');
+    for (const name of ['tiny', 'S']) {
+      const m = VocoModel.create(PRESETS[name], 32, 3);
+      const weights = await m.readWeights();
+      m.dispose();
+      expect(vitKeyLayout(PRESETS[name]).map((e) => [e.key, e.shape]), name).toEqual(weights.map((w) => [w.name, w.shape]));
+      const file = concatBytes(exportVitSafetensors(weights, PRESETS[name], { step: 9, cropSize: 32 }));
+      const back = fromSafetensors(file, 'vit.safetensors');
+      expect(back.metadata).toMatchObject({ format: 'voco-studio-vit', global_step: '9', crop_size: '32' });
+      expect(JSON.parse(back.metadata.preset)).toEqual(PRESETS[name]);
+      back.tensors.forEach((t, i) => expect(sha(float32Bytes(t.data)), t.name).toBe(sha(float32Bytes(weights[i].data))));
+      expect(() => exportVitSafetensors(weights.slice(1), PRESETS[name], { step: 0, cropSize: 32 })).toThrow(/is missing/);
+    }
+  });
+});
