@@ -6,6 +6,7 @@ import { MapsPanel } from './maps/MapsPanel';
 import { PreprocessPanel } from './preprocess/PreprocessPanel';
 import { TrainPanel } from './train/TrainPanel';
 import { Viewer } from './viewer/Viewer';
+import { inspectModelFile, isCheckpointFileName } from './train/modelImport';
 
 // The studio's frame: dataset on the left, the viewer in the middle, the work tabs on the right.
 // Each panel lives in its own file; this file only lays them out.
@@ -36,6 +37,14 @@ export function App() {
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
     setDragging(false);
+    // Model checkpoints (.pt, .pth, .safetensors) go to Train → Import model, not to the scan loader.
+    const files = Array.from(e.dataTransfer.files);
+    const checkpoint = files.find((f) => isCheckpointFileName(f.name));
+    if (checkpoint) {
+      setTab('Train');
+      void inspectModelFile(checkpoint);
+      if (files.every((f) => isCheckpointFileName(f.name))) return;
+    }
     void ingestDrop(e.dataTransfer);
   };
 
