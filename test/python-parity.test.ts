@@ -19,7 +19,7 @@ import { planBatch, batchCrops, REFERENCE_AUGMENT } from '../src/voco/cropPlan';
 import type { RunConfig, StepMetrics, TrainerState } from '../src/worker/protocol';
 import type { SavedRun } from '../src/persist/savedRun';
 import type { PreprocessedVolume } from '../src/volume/volume';
-import { loadTrainingVolumes } from './helpers/trainingVolumes';
+import { ABDOMEN_CT, CHEST_CT, loadTrainingVolumes } from './helpers/trainingVolumes';
 import { PYTHON, PYTHON_DIR, pythonEnv, requireTorch, runChecked } from './helpers/python';
 
 const config: RunConfig = {
@@ -215,6 +215,24 @@ describe('Python package parity (tfjs cpu vs PyTorch)', () => {
     // Bit for bit what the package computed (the studio comparison is the test above).
     for (const x of run.state.weights) expect(Buffer.from(x.data.buffer).equals(Buffer.from(r.get(`weight.${x.name}`)!.buffer)), x.name).toBe(true);
     expect(run.state.weights.map((x) => x.name)).toEqual([...w.keys()]);
+  });
+
+  it('preprocesses the bundled CTs like the studio (RAS, 3 mm, HU window, foreground crop, pad)', () => {
+    const out = join(dir, 'pre.safetensors');
+    runChecked(PYTHON, ['-c', `
+import sys
+from vocostudio.preprocess import PreprocessSettings, preprocess_file
+from vocostudio.persist.safetensors import write_safetensors
+s = PreprocessSettings((3.0, 3.0, 3.0), (-175.0, 250.0), (16, 16, 8))
+open(sys.argv[1], 'wb').write(write_safetensors([(f'vol.{i}', preprocess_file(p, s)) for i, p in enumerate(sys.argv[2:])]))
+`, out, ABDOMEN_CT, CHEST_CT]);
+    const theirs = fromSafetensors(new Uint8Array(readFileSync(out))).tensors;
+    volumes.forEach((v, i) => {
+      expect(theirs[i].shape).toEqual([v.dims[2], v.dims[1], v.dims[0]]);
+      let maxDiff = 0;
+      for (let k = 0; k < v.data.length; k++) maxDiff = Math.max(maxDiff, Math.abs(theirs[i].data[k] - v.data[k]));
+      expect(maxDiff, v.name).toBeLessThan(1e-6);
+    });
   });
 
   it('plans the same batches as the studio for many seeds and volume shapes', () => {

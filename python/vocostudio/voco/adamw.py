@@ -4,6 +4,8 @@ clipping coef = min(clip / (‖g‖ + 1e-6), 1). The same float32 operations in 
 the studio agree to rounding. State is saved as the studio names it: m.<i>, v.<i>, vMax.<i> for trainable i."""
 import math
 
+import numpy as np
+
 import torch
 
 
@@ -80,7 +82,7 @@ class AdamW:
                 name = f'{key}.{i}'
                 if name not in tensors:
                     raise ValueError(f"AdamW: saved optimizer state has no '{name}'")
-                data = torch.as_tensor(tensors[name])
+                data = torch.as_tensor(np.array(tensors[name], dtype=np.float32))
                 if data.numel() != p.numel():
                     raise ValueError(f"AdamW: saved optimizer state '{name}' has {data.numel()} values but variable {i} has {p.numel()}")
                 slot[i].copy_(data.reshape(p.shape).to(slot[i].dtype))
