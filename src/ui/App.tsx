@@ -1,7 +1,7 @@
 import { useEffect, useState, type DragEvent } from 'react';
 import { BenchmarkPanel } from './benchmark/BenchmarkPanel';
 import { DatasetPanel } from './dataset/DatasetPanel';
-import { ingestDrop, loadSampleCt } from './dataset/ingestActions';
+import { ingestDrop, loadSamples } from './dataset/ingestActions';
 import { MapsPanel } from './maps/MapsPanel';
 import { PreprocessPanel } from './preprocess/PreprocessPanel';
 import { TrainPanel } from './train/TrainPanel';
@@ -12,13 +12,14 @@ import { Viewer } from './viewer/Viewer';
 const TABS = ['Preprocess', 'Train', 'Maps', 'Benchmark'] as const;
 type Tab = (typeof TABS)[number];
 
-// The bundled sample CT loads once per page (StrictMode mounts effects twice in development).
-// `?sample=0` starts empty (tests that count rows).
+// The bundled samples load once per page (StrictMode mounts effects twice in development).
+// `?sample=0` starts empty (tests that count rows); `?sample=abdomen` loads the abdomen CT alone.
 let sampleRequested = false;
 function loadSampleOnce() {
-  if (sampleRequested || new URLSearchParams(location.search).get('sample') === '0') return;
+  const which = new URLSearchParams(location.search).get('sample');
+  if (sampleRequested || which === '0') return;
   sampleRequested = true;
-  loadSampleCt().catch((e: Error) => console.error('sample CT:', e.message));
+  void loadSamples(which === 'abdomen' ? 'abdomen' : 'all');
 }
 
 export function App() {
