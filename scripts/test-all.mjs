@@ -39,6 +39,19 @@ if (!e2eOnly) {
   }
 }
 
+// Python package (python/vocostudio) unit tests under Debian's interpreter with torch; a suite that cannot run
+// (no torch, a module that fails to import) counts as failed.
+if (!e2eOnly && !process.argv.includes('--no-python')) {
+  const python = process.env.VOCO_PYTHON ?? '/usr/bin/python3';
+  rmSync('artifacts/python-tests.json', { force: true });
+  const r = run(python, ['python/tests/run_all.py', 'artifacts/python-tests.json'], { PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1' });
+  if (existsSync('artifacts/python-tests.json')) add('python (unittest)', JSON.parse(readFileSync('artifacts/python-tests.json', 'utf8')));
+  else {
+    console.error(`[test] python unit tests produced no report (${python} exit ${r.status ?? r.error?.message}); install python3-torch python3-numpy python3-nibabel`);
+    add('python (unittest)', { passed: 0, failed: 1, skipped: 0 });
+  }
+}
+
 if (!unitOnly) {
   const chromium = ensureChromium();
   const b = run('npx', ['vite', 'build', '--logLevel', 'warn']);
