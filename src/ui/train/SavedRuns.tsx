@@ -4,9 +4,16 @@ import { useShallow } from 'zustand/react/shallow';
 import { loadedScans, useDatasetStore } from '../../store/datasetStore';
 import { useRunStore } from '../../store/runStore';
 import { RUN_FILE_EXTENSION } from '../../persist/runFile';
-import { downloadBytes } from './download';
+import type { RunMeta } from '../../persist/savedRun';
+import { PRESETS } from '../../model/presets';
+import { downloadBytes, downloadPieces } from './download';
 import { trainingController } from './trainingController';
 import { ModelImportButton } from './ModelImport';
+
+/** Runs of the reference (SwinViT) encoder export in the authors' layout, also as .pt. */
+function isReferencePreset(meta: RunMeta): boolean {
+  return !PRESETS[meta.config.preset];
+}
 
 export function SavedRuns() {
   const runs = useRunStore((s) => s.savedRuns);
@@ -37,6 +44,13 @@ export function SavedRuns() {
     act(async () => {
       const { name, bytes } = await trainingController.exportRun(runId);
       downloadBytes(bytes, name);
+      useRunStore.setState({ notice: `Exported ${name}` });
+    });
+
+  const exportWeights = (runId: string | undefined, format: 'pt' | 'safetensors') =>
+    act(async () => {
+      const { name, pieces } = await trainingController.exportWeights(runId, format);
+      downloadPieces(pieces, name);
       useRunStore.setState({ notice: `Exported ${name}` });
     });
 
@@ -73,8 +87,21 @@ export function SavedRuns() {
               >
                 Resume
               </button>
-              <button data-testid="btn-export-saved" disabled={busy} onClick={() => exportRun(r.id)}>
+              <button data-testid="btn-export-saved" disabled={busy} onClick={() => exportRun(r.id)} title="The whole run (weights, optimizer, config, curves) as one .voco file">
                 Export
+              </button>
+              {isReferencePreset(r) && (
+                <button data-testid="btn-export-pt" disabled={busy} onClick={() => exportWeights(r.id, 'pt')} title="Weights in the authors' VoCoHead layout, as a .pt that torch.load and their fine-tuning load() read">
+                  .pt
+                </button>
+              )}
+              <button
+                data-testid="btn-export-safetensors"
+                disabled={busy}
+                onClick={() => exportWeights(r.id, 'safetensors')}
+                title={isReferencePreset(r) ? "Weights in the authors' VoCoHead layout as .safetensors" : 'Weights as .safetensors (the studio ViT key layout, docs/checkpoints.md)'}
+              >
+                .safetensors
               </button>
               <button disabled={busy || r.id === activeId} onClick={() => act(() => trainingController.deleteSaved(r.id))}>
                 Delete

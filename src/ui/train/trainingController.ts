@@ -10,6 +10,7 @@ import { fingerprintVolume, matchVolumes, type VolumeFingerprint } from '../../p
 import { deleteRun, listRuns, loadRun, requestPersistentStorage, saveRun } from '../../persist/checkpoints';
 import { decodeRunFile, encodeRunFile, runFileName } from '../../persist/runFile';
 import { newRunId, runLabel, type RunMeta, type SavedRun } from '../../persist/savedRun';
+import { exportRunWeights, type WeightsFormat } from '../../persist/weightsExport';
 import { regionSize } from '../../store/runConfig';
 import {
   beginRun,
@@ -244,6 +245,18 @@ export class TrainingController {
 
   /** The active run as a .voco file (fresh state from the worker), or a saved run's last checkpoint. */
   async exportRun(runId?: string): Promise<{ name: string; bytes: Uint8Array }> {
+    const run = await this.runForExport(runId);
+    const preset = PRESETS[run.state.config.preset];
+    if (!preset) throw new Error(`Run uses unknown preset ${run.state.config.preset}`);
+    return { name: runFileName(run.meta), bytes: encodeRunFile(run, preset) };
+  }
+
+  /** A run's weights as a checkpoint: the authors' layout (.pt / .safetensors) or, for ViT presets, .safetensors. */
+  async exportWeights(runId: string | undefined, format: WeightsFormat): Promise<{ name: string; pieces: Uint8Array[] }> {
+    return exportRunWeights(await this.runForExport(runId), format, PRESETS);
+  }
+
+  private async runForExport(runId?: string): Promise<SavedRun> {
     const s = useRunStore.getState();
     let run: SavedRun;
     if (!runId || runId === s.runId) {
@@ -263,9 +276,7 @@ export class TrainingController {
     } else {
       run = await loadRun(runId);
     }
-    const preset = PRESETS[run.state.config.preset];
-    if (!preset) throw new Error(`Run uses unknown preset ${run.state.config.preset}`);
-    return { name: runFileName(run.meta), bytes: encodeRunFile(run, preset) };
+    return run;
   }
 
   /** Reads a .voco file and saves it as a new run in this browser; throws (saving nothing) when it is not one. */
