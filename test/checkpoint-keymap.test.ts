@@ -220,3 +220,39 @@ describe('variants of the authors checkpoints', () => {
     expect(r.epoch).toBe(2);
   });
 });
+
+describe('an imported checkpoint as a saved run', () => {
+  it('backbone-only: mapped weights + seeded fresh heads (torch nn.Linear init), step = global_step, no volumes', async () => {
+    const { importedRun } = await import('../src/persist/importedRun');
+    const { freshHeadWeights } = await import('../src/model/checkpoints/freshHeads');
+    const { DEFAULT_RUN_CONFIG } = await import('../src/store/runConfig');
+    const ts = rename(await fixtureTensors(), (k) => (k.startsWith('backbone.') ? `module.${k}` : null));
+    const { report, opened } = await inspectCheckpoint(pt(ts, 'backbone.pt'));
+    expect(report.freshHeads).toEqual(['student', 'teacher']);
+    const weights = await readMappedWeights(opened, report);
+    const layout = vocoHeadLayout(12, 1024).filter((e) => e.dtype === 'float32');
+    const run = importedRun(report, weights, {
+      preset: 'swin-test',
+      base: { ...DEFAULT_RUN_CONFIG, volumeIds: ['v1'], seed: 5 },
+      cropSize: 64,
+      toModel: (w) => w,
+      modelKeys: layout.map((e) => e.key),
+      now: 1000,
+    });
+    expect(run.meta).toMatchObject({ step: 42, origin: 'imported', volumes: [], name: 'swin-test · backbone.pt (imported · student+teacher head fresh)' });
+    expect(run.state.config).toMatchObject({ preset: 'swin-test', cropSize: 64, volumeIds: [], seed: 5 });
+    expect(run.state.step).toBe(42);
+    expect(run.state.weights.map((w) => [w.name, w.shape])).toEqual(layout.map((e) => [e.key, e.shape]));
+    const head = run.state.weights.find((w) => w.name === 'student.layer1.0.weight')!;
+    const bound = 1 / Math.sqrt(288);
+    const maxAbs = head.data.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    expect(maxAbs).toBeLessThanOrEqual(bound);
+    expect(maxAbs).toBeGreaterThan(0.99 * bound);
+    // Seeded: the same seed gives the same heads, another seed others; student and teacher differ.
+    const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    expect(same(freshHeadWeights(12, 1024, 5, ['student'])[0].data, head.data)).toBe(true);
+    expect(same(freshHeadWeights(12, 1024, 6, ['student'])[0].data, head.data)).toBe(false);
+    expect(same(run.state.weights.find((w) => w.name === 'teacher.layer1.0.weight')!.data, head.data)).toBe(false);
+    expect(() => importedRun(report, weights, { preset: 'x', base: DEFAULT_RUN_CONFIG, cropSize: 64, toModel: (w) => w, modelKeys: [...layout.map((e) => e.key), 'more'] })).toThrow(/also needs more/);
+  });
+});
