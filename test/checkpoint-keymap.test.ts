@@ -256,3 +256,19 @@ describe('an imported checkpoint as a saved run', () => {
     expect(() => importedRun(report, weights, { preset: 'x', base: DEFAULT_RUN_CONFIG, cropSize: 64, toModel: (w) => w, modelKeys: [...layout.map((e) => e.key), 'more'] })).toThrow(/also needs more/);
   });
 });
+
+describe('memory estimate for continuing pre-training of an imported model', () => {
+  it('VoCo-B fits a wasm heap; VoCo-L only a GPU; VoCo-H nowhere (its largest conv exceeds a 2 GiB binding, its state 8 GiB)', async () => {
+    const { trainingMemoryCheck } = await import('../src/persist/importedRun');
+    const keys = (fs: number) => vocoHeadLayout(fs).filter((e) => e.dtype === 'float32').map((e) => ({ name: e.key, shape: e.shape }));
+    const gpu = { maxStorageBufferBindingSize: 2 ** 31 - 4 };
+    const b = trainingMemoryCheck(keys(48), 'wasm', null);
+    expect(b.refusal).toBeNull();
+    expect(b.stateBytes / 2 ** 30).toBeGreaterThan(1);
+    expect(b.stateBytes / 2 ** 30).toBeLessThan(1.3);
+    expect(trainingMemoryCheck(keys(96), 'wasm', null).refusal).toMatch(/about 4\.\d\d GiB .* at most 2\.00 GiB/);
+    expect(trainingMemoryCheck(keys(96), 'webgpu', gpu).refusal).toBeNull();
+    expect(trainingMemoryCheck(keys(96), 'webgpu', { maxStorageBufferBindingSize: 128 * 2 ** 20 }).refusal).toMatch(/backbone\.encoder10\.layer\.conv1\.conv\.weight alone is 0\.24 GiB/);
+    expect(trainingMemoryCheck(keys(192), 'webgpu', gpu).refusal).toMatch(/about 1\d\.\d\d GiB .* more than the 8\.00 GiB assumed/);
+  });
+});

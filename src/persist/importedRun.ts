@@ -71,3 +71,49 @@ function emptyMetrics(): MetricsSnapshot {
   for (const c of METRIC_COLUMNS) columns[c] = new Float64Array(0);
   return { columns, length: 0 };
 }
+
+/** What training an imported model needs to hold, and whether the device can (an estimate, stated as such). */
+export interface TrainingMemoryCheck {
+  /** Weights + gradients + AdamW (m, v, amsgrad max) of what is trained, plus the teacher head: bytes. */
+  stateBytes: number;
+  /** The largest single tensor (a weight or one optimizer slot) in bytes, and its name. */
+  largest: { bytes: number; name: string };
+  /** Why it cannot be trained here, or null. */
+  refusal: string | null;
+}
+
+const GiB = 1024 ** 3;
+/** A wasm heap is at most 4 GiB and must also hold the step's activations: half of it for the state. */
+export const WASM_STATE_LIMIT = 2 * GiB;
+/** Without a way to ask a GPU its memory, assume a common 8 GiB card (an estimate, said in the message). */
+export const GPU_STATE_LIMIT = 8 * GiB;
+
+export function trainingMemoryCheck(
+  weights: { name: string; shape: number[] }[],
+  backend: 'webgpu' | 'webgl' | 'wasm' | 'cpu' | 'auto',
+  gpu: { maxStorageBufferBindingSize: number } | null,
+): TrainingMemoryCheck {
+  let trained = 0;
+  let teacher = 0;
+  let largest = { bytes: 0, name: '' };
+  for (const w of weights) {
+    const bytes = 4 * w.shape.reduce((a, b) => a * b, 1);
+    if (w.name.startsWith('teacher.')) teacher += bytes;
+    else trained += bytes;
+    if (bytes > largest.bytes) largest = { bytes, name: w.name };
+  }
+  const stateBytes = trained * 5 + teacher;
+  const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
+  let refusal: string | null = null;
+  const onGpu = backend === 'webgpu' || (backend === 'auto' && gpu !== null);
+  if (onGpu) {
+    if (gpu && largest.bytes > gpu.maxStorageBufferBindingSize) {
+      refusal = `${largest.name} alone is ${gib(largest.bytes)}, above this GPU's ${gib(gpu.maxStorageBufferBindingSize)} buffer limit`;
+    } else if (stateBytes > GPU_STATE_LIMIT) {
+      refusal = `training needs about ${gib(stateBytes)} for weights, gradients and AdamW state before any activation; more than the ${gib(GPU_STATE_LIMIT)} assumed for a GPU`;
+    }
+  } else if (stateBytes > WASM_STATE_LIMIT) {
+    refusal = `training needs about ${gib(stateBytes)} for weights, gradients and AdamW state; a ${backend === 'auto' ? 'CPU (wasm)' : backend} backend has at most ${gib(WASM_STATE_LIMIT)} for it`;
+  }
+  return { stateBytes, largest, refusal };
+}

@@ -9,6 +9,7 @@ import { PRESETS } from '../../model/presets';
 import { downloadBytes, downloadPieces } from './download';
 import { trainingController } from './trainingController';
 import { ModelImportButton } from './ModelImport';
+import { useGpuLimits } from './gpuLimits';
 
 /** Runs of the reference (SwinViT) encoder export in the authors' layout, also as .pt. */
 function isReferencePreset(meta: RunMeta): boolean {
@@ -21,6 +22,7 @@ export function SavedRuns() {
   const phase = useRunStore((s) => s.phase);
   const notice = useRunStore((s) => s.notice);
   const scans = useDatasetStore(useShallow((s) => loadedScans(s)));
+  const gpuLimits = useGpuLimits();
   const [busy, setBusy] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   const training = phase === 'running' || phase === 'paused' || phase === 'preparing';
@@ -79,14 +81,25 @@ export function SavedRuns() {
               {r.backend ? ` · ${r.backend}` : ''} · saved {new Date(r.savedAt).toLocaleString()}
             </div>
             <div className="control-row">
-              <button
-                data-testid="btn-resume-run"
-                disabled={busy || training}
-                onClick={() => act(() => trainingController.resumeSaved(r.id, scans))}
-                title="Load this run's last checkpoint and curves (its scans must be loaded)"
-              >
-                Resume
-              </button>
+              {r.origin === 'imported' && r.volumes.length === 0 ? (
+                <button
+                  data-testid="btn-open-imported"
+                  disabled={busy || training}
+                  onClick={() => act(() => trainingController.openImported(r.id, scans, gpuLimits))}
+                  title="Make these weights the active run on the scans selected in the setup (or all loaded scans): similarity maps, the benchmark, and Start continues pre-training"
+                >
+                  Open on my scans
+                </button>
+              ) : (
+                <button
+                  data-testid="btn-resume-run"
+                  disabled={busy || training}
+                  onClick={() => act(() => trainingController.resumeSaved(r.id, scans))}
+                  title="Load this run's last checkpoint and curves (its scans must be loaded)"
+                >
+                  Resume
+                </button>
+              )}
               <button data-testid="btn-export-saved" disabled={busy} onClick={() => exportRun(r.id)} title="The whole run (weights, optimizer, config, curves) as one .voco file">
                 Export
               </button>
