@@ -13,11 +13,12 @@ const opts = { title: 'Runs <compared>', metrics: ['loss', 'lr'], colours: ['#11
 
 describe('comparison SVG', () => {
   it('has a legend entry per run, a chart per metric, a faint raw and a smoothed path per run', () => {
-    const svg = comparisonSvg([mk('run A & co', [0, 1, 2], { loss: [3, 2, 1], lr: [1, 2, 3] }), mk('run B', [0, 2], { loss: [4, 2] })], opts);
+    const svg = comparisonSvg([mk('run A & co', [0, 1, 2], { loss: [3, 2, 1], lr: [1, 2, 3] }), mk('run B', [0, 2], { loss: [4, 2] })], { ...opts, details: ['lr 1e-3', 'lr 1e-4'] });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
     expect(svg.match(/class="legend-entry"/g)).toHaveLength(2);
     expect(svg).toContain('run A &amp; co');
+    expect(svg).toContain('lr 1e-4</tspan>');
     expect(svg).toContain('Runs &lt;compared&gt;');
     expect(svg.match(/<g class="chart"/g)).toHaveLength(2);
     expect(svg.match(/class="raw"/g)).toHaveLength(4);

@@ -132,6 +132,11 @@ describe('settings table', () => {
     expect(byKey.augment.values.map((v) => v.text)).toEqual(['—', 'yes']);
     expect(settingColumns([a, b], { augment: true }).find((c) => c.key === 'augment')!.differs).toBe(false);
     expect(differingSummary(cols, 0)).toBe('lr 1e-3 · augment —');
+    // A run known only by its metrics (no settings, no volumes) adds no difference.
+    const bare = run('csv', [0], { loss: [1] }, null);
+    const withBare = settingColumns([a, a, bare]);
+    expect(withBare.filter((c) => c.differs)).toEqual([]);
+    expect(withBare.find((c) => c.key === 'lr')!.values.map((v) => v.text)).toEqual(['1e-3', '1e-3', '—']);
   });
 
   it('result columns carry final and best values; sorting puts empty cells last either way', () => {

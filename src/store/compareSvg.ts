@@ -8,6 +8,8 @@ export interface SvgOptions {
   title: string;
   metrics: string[];
   colours: string[];
+  /** Per run, a note after its legend label (the settings that set it apart: "lr 1e-3"). */
+  details?: string[];
   /** EMA β in [0, 1); 0 draws the raw curves only. */
   smoothing: number;
   log: boolean;
@@ -74,7 +76,8 @@ export function comparisonSvg(runs: Pick<ComparedRun, 'label' | 'steps' | 'metri
     const y = legendTop + 18 * i + 10;
     const c = o.colours[i % o.colours.length];
     parts.push(`<g class="legend-entry"><line x1="${left}" y1="${y - 4}" x2="${left + 22}" y2="${y - 4}" stroke="${c}" stroke-width="3"/>`);
-    parts.push(`<text x="${left + 30}" y="${y}" fill="${TEXT}">${escapeXml(r.label)}</text></g>`);
+    const detail = o.details?.[i] ? `<tspan fill="#f5cf6b" dx="10">${escapeXml(o.details[i])}</tspan>` : '';
+    parts.push(`<text x="${left + 30}" y="${y}" fill="${TEXT}">${escapeXml(r.label)}${detail}</text></g>`);
   });
 
   o.metrics.forEach((metric, k) => {
@@ -140,7 +143,7 @@ export function comparisonSvg(runs: Pick<ComparedRun, 'label' | 'steps' | 'metri
       const own = (ys: (number | null)[]) => pts(ys).filter((p, j) => p !== null || (ys[j] !== null && ty(ys[j]) === null));
       if (smooth) parts.push(`<path class="raw" data-run="${i}" d="${pathData(own(raw.ys[i]))}" fill="none" stroke="${c}" stroke-opacity="0.28" stroke-width="1"/>`);
       parts.push(`<path class="smooth" data-run="${i}" d="${pathData(own(sm.ys[i]))}" fill="none" stroke="${c}" stroke-width="1.8"/>`);
-      for (const m of r.markers) {
+      for (const m of r.metrics[metric] ? r.markers : []) {
         if (m.step < x0 || m.step > x1) continue;
         const x = X(m.step).toFixed(1);
         parts.push(`<line class="marker" data-run="${i}" x1="${x}" y1="${plotTop}" x2="${x}" y2="${plotBottom}" stroke="${c}" stroke-dasharray="4 3"/>`);

@@ -212,6 +212,7 @@ const SETTING_ORDER = [
  * The settings columns: every field any run's config has (plus the training volumes), each with one value per
  * run and `differs` when the values are not all equal. A field a run does not set counts as its own value ("—"):
  * `defaults` fills the optional fields whose default is known, so "not set" and "set to the default" compare equal.
+ * A run without settings (config null: only its metrics are known) shows "—" and does not count as a difference.
  */
 export function settingColumns(runs: Pick<ComparedRun, 'config' | 'volumes'>[], defaults: Record<string, unknown> = {}): TableColumn[] {
   const keys = new Set<string>();
@@ -219,7 +220,7 @@ export function settingColumns(runs: Pick<ComparedRun, 'config' | 'volumes'>[], 
   const ordered = [...SETTING_ORDER.filter((k) => k === 'volumes' || keys.has(k)), ...[...keys].filter((k) => !SETTING_ORDER.includes(k)).sort()];
   return ordered.map((key) => {
     if (key === 'volumes') {
-      const same = runs.map((r) => (r.volumes ? r.volumes.map((v) => v.sha256 ?? v.name).join('|') : null));
+      const same = runs.filter((r) => r.volumes).map((r) => r.volumes!.map((v) => v.sha256 ?? v.name).join('|'));
       return {
         key,
         label: 'volumes',
@@ -229,7 +230,8 @@ export function settingColumns(runs: Pick<ComparedRun, 'config' | 'volumes'>[], 
       };
     }
     const raw = runs.map((r) => (r.config ? (r.config[key] ?? defaults[key]) : undefined));
-    const canon = raw.map((v) => JSON.stringify(v ?? null));
+    // Runs whose settings are unknown (a bare metrics CSV) make no difference.
+    const canon = raw.filter((_, i) => runs[i].config).map((v) => JSON.stringify(v ?? null));
     return {
       key,
       label: key,

@@ -70,7 +70,7 @@ export function CompareChart({ metric, runs, colours, smoothing, log, height = 1
       ],
       series,
       hooks: {
-        draw: [(u) => drawMarkers(u, runsRef.current, colours)],
+        draw: [(u) => drawMarkers(u, runsRef.current, colours, metric)],
         setCursor: [(u) => showReadout(u, readout.current, runsRef.current, colours, smooth)],
       },
     };
@@ -107,14 +107,15 @@ export function CompareChart({ metric, runs, colours, smoothing, log, height = 1
   );
 }
 
-/** Dashed vertical lines, in the run's colour, at each marker step inside the x range, labelled at the top. */
-function drawMarkers(u: uPlot, runs: ComparedRun[], colours: string[]): void {
+/** Dashed vertical lines, in the run's colour, at each marker step inside the x range, labelled at the top (only on charts of a metric the run has). */
+function drawMarkers(u: uPlot, runs: ComparedRun[], colours: string[], metric: string): void {
   const ctx = u.ctx;
   const { left, top, width, height } = u.bbox;
   const dpr = devicePixelRatio || 1;
   ctx.save();
   ctx.font = `${10 * dpr}px system-ui, sans-serif`;
   runs.forEach((r, i) => {
+    if (!r.metrics[metric]) return;
     for (const m of r.markers) {
       const x = u.valToPos(m.step, 'x', true);
       if (!(x >= left && x <= left + width)) continue;

@@ -96,7 +96,7 @@ export function ComparePanel() {
     }
   };
   const exportSvg = () =>
-    exportText(comparisonSvg(runs, { title: `VoCo Studio · ${runs.length} runs compared`, metrics, colours, smoothing: beta, log }), 'svg', 'image/svg+xml');
+    exportText(comparisonSvg(runs, { title: `VoCo Studio · ${runs.length} runs compared`, metrics, colours, details: legend.map((e) => e.detail), smoothing: beta, log }), 'svg', 'image/svg+xml');
 
   const pick = (key: string, label: string, facts: string, extra?: React.ReactNode) => {
     const on = selected.includes(key);

@@ -17,12 +17,18 @@ export function composeChartsCanvas(container: HTMLElement, title: string, subti
     .map((el) => ({ el, canvas: el.querySelector('canvas') }))
     .filter((b): b is { el: HTMLElement; canvas: HTMLCanvasElement } => !!b.canvas && b.canvas.width > 0);
   if (!blocks.length) throw new Error('No chart to export: pick runs to compare first');
-  const dpr = blocks[0].canvas.width / Math.max(1, blocks[0].canvas.clientWidth || blocks[0].canvas.width);
+  const dpr = blocks[0].canvas.width / Math.max(1, blocks[0].canvas.getBoundingClientRect().width || blocks[0].canvas.width);
   const pad = Math.round(12 * dpr);
   const line = Math.round(18 * dpr);
-  const width = Math.max(...blocks.map((b) => b.canvas.width)) + 2 * pad;
+  // The charts keep the page's layout (a grid of one or more columns): positions relative to their container.
+  const box = container.getBoundingClientRect();
+  const placed = blocks.map((b) => {
+    const r = b.canvas.getBoundingClientRect();
+    return { ...b, x: Math.round((r.left - box.left) * dpr), y: Math.round((r.top - box.top) * dpr) };
+  });
   const header = pad + Math.round(24 * dpr) + legend.length * line + pad;
-  const height = header + blocks.reduce((h, b) => h + line + b.canvas.height + pad, 0);
+  const width = Math.max(Math.round(box.width * dpr), ...placed.map((p) => p.x + p.canvas.width)) + 2 * pad;
+  const height = header + line + Math.max(...placed.map((p) => p.y + p.canvas.height)) + pad;
   const out = document.createElement('canvas');
   out.width = width;
   out.height = height;
@@ -53,19 +59,17 @@ export function composeChartsCanvas(container: HTMLElement, title: string, subti
     ctx.fillText(e.label, pad + 30 * dpr, mid);
     if (e.detail) {
       const w = ctx.measureText(e.label).width;
-      ctx.fillStyle = DIM;
-      ctx.fillText(`  ${e.detail}`, pad + 30 * dpr + w, mid);
+      ctx.fillStyle = '#f5cf6b';
+      ctx.fillText(`   ${e.detail}`, pad + 30 * dpr + w, mid);
     }
     y += line;
   }
-  y = header;
-  for (const b of blocks) {
+  for (const p of placed) {
+    const top = header + line + p.y;
     ctx.fillStyle = DIM;
     ctx.font = `600 ${Math.round(11 * dpr)}px system-ui, sans-serif`;
-    ctx.fillText(b.el.dataset.title ?? '', pad, y + line / 2);
-    y += line;
-    ctx.drawImage(b.canvas, pad, y);
-    y += b.canvas.height + pad;
+    ctx.fillText(p.el.dataset.title ?? '', pad + p.x, top - line / 2);
+    ctx.drawImage(p.canvas, pad + p.x, top);
   }
   return out;
 }
