@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { strToU8, unzipSync, zipSync } from 'fflate';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DATA, openEmpty, pickFiles } from './helpers/ingest';
@@ -49,6 +50,18 @@ test('compare two saved runs: legend, highlighted difference, CSV/PNG/SVG export
   await trainRun(page, LRS[1]);
   await expect(page.getByTestId('saved-run')).toHaveCount(2);
   const tTrained = Date.now();
+
+  // The current run as a .voco file, given a marker in its manifest as the Python package writes one after a
+  // cluster stretch (meta.markers): the comparison reads such files directly.
+  const [runDl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('btn-export-run').click()]);
+  const runPath = testInfo.outputPath('run.voco');
+  await runDl.saveAs(runPath);
+  const zip = unzipSync(new Uint8Array(readFileSync(runPath)));
+  const manifest = JSON.parse(Buffer.from(zip['voco-run.json']).toString());
+  manifest.meta.markers = [{ step: 1, label: 'cluster' }];
+  manifest.meta.name = 'moved run';
+  const movedPath = testInfo.outputPath('moved.voco');
+  writeFileSync(movedPath, zipSync({ ...zip, 'voco-run.json': strToU8(JSON.stringify(manifest)) }));
 
   // ---- the comparison: the current run (lr 3e-4) and the saved first run (lr 1e-3) ----
   await page.getByTestId('tab-compare').click();
@@ -145,14 +158,20 @@ test('compare two saved runs: legend, highlighted difference, CSV/PNG/SVG export
   await expect(panel.getByTestId('compare-message')).toContainText('Added 1 run');
   await expect(legend).toHaveCount(3);
   await expect(legend.nth(2)).toContainText('cluster-run');
+  await expect(legend.nth(2)).toContainText('metrics only');
   await expect(legend.nth(2)).toContainText('moved at 2 (torchrun)');
   await expect(col('lr')).toHaveAttribute('data-differs', 'true');
+  await panel.getByTestId('compare-file-input').setInputFiles(movedPath);
+  await expect(legend).toHaveCount(4);
+  await expect(legend.nth(3)).toContainText('moved run (moved.voco)');
+  await expect(legend.nth(3)).toContainText('moved at 1 (cluster)');
+  await expect(panel.locator('[data-testid=compare-row][data-run^="file:"]')).toHaveCount(2);
   // A bad file is named and the comparison keeps its runs.
   const bad = testInfo.outputPath('broken.csv');
   writeFileSync(bad, 'step,loss\n0,oops\n');
   await panel.getByTestId('compare-file-input').setInputFiles(bad);
   await expect(panel.getByTestId('compare-message')).toContainText('broken.csv: row 2, column loss = "oops" is not a number');
-  await expect(legend).toHaveCount(3);
+  await expect(legend).toHaveCount(4);
 
   // Screenshot of the whole Compare column (tall enough that nothing scrolls).
   const height = await panel.evaluate((el) => el.scrollHeight);

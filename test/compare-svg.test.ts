@@ -45,10 +45,11 @@ describe('comparison SVG', () => {
     expect(y0 - y1).toBeCloseTo(plotH * ((7 / 3 - 1) / 2), 0);
   });
 
-  it('log scale leaves gaps at non-positive values and ticks at powers of ten', () => {
-    const svg = comparisonSvg([mk('a', [0, 1, 2, 3], { loss: [10, 0, 1, 0.01] })], { ...opts, metrics: ['loss'], smoothing: 0, log: true });
+  it('log scale leaves out non-positive values (spanned, like NaN) and ticks at powers of ten', () => {
+    const svg = comparisonSvg([mk('a', [0, 1, 2, 3, 4], { loss: [10, 0, 1, NaN, 0.01] })], { ...opts, metrics: ['loss'], smoothing: 0, log: true });
     const d = /class="smooth" data-run="0" d="([^"]*)"/.exec(svg)![1];
-    expect(d.match(/M/g)).toHaveLength(2); // broken at the 0
+    expect(d.match(/M/g)).toHaveLength(1);
+    expect(d.match(/L/g)).toHaveLength(2); // 10, 1, 0.01: three points
     for (const t of ['>10<', '>1<', '>0.1<', '>0.01<']) expect(svg).toContain(t);
     const none = comparisonSvg([mk('a', [0], { loss: [-1] })], { ...opts, metrics: ['loss'], smoothing: 0, log: true });
     expect(none).toContain('no values above 0');

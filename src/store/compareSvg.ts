@@ -41,7 +41,7 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-/** Polyline path data; a null (gap) starts a new sub-path. */
+/** Polyline path data; a null starts a new sub-path. */
 function pathData(points: ([number, number] | null)[]): string {
   let d = '';
   let pen = false;
@@ -139,8 +139,9 @@ export function comparisonSvg(runs: Pick<ComparedRun, 'label' | 'steps' | 'metri
           const t = ty(ys[j]);
           return t === null ? null : ([X(s), Y(t)] as [number, number]);
         });
-      // Gaps between a run's own points are spanned (the step axis is the union of every run's steps).
-      const own = (ys: (number | null)[]) => pts(ys).filter((p, j) => p !== null || (ys[j] !== null && ty(ys[j]) === null));
+      // Steps without a drawable value are spanned, as the live charts do: the step axis is the union of every
+      // run's steps, and sparse series (NaN between the steps they are measured at) stay lines.
+      const own = (ys: (number | null)[]) => pts(ys).filter((p) => p !== null);
       if (smooth) parts.push(`<path class="raw" data-run="${i}" d="${pathData(own(raw.ys[i]))}" fill="none" stroke="${c}" stroke-opacity="0.28" stroke-width="1"/>`);
       parts.push(`<path class="smooth" data-run="${i}" d="${pathData(own(sm.ys[i]))}" fill="none" stroke="${c}" stroke-width="1.8"/>`);
       for (const m of r.metrics[metric] ? r.markers : []) {

@@ -30,7 +30,8 @@ export function CompareChart({ metric, runs, colours, smoothing, log, height = 1
   const data = useMemo(() => {
     const raw = alignMetric(runs, metric);
     const sm = smoothing > 0 ? alignMetric(runs, metric, (v) => debiasedEma(v, smoothing)) : null;
-    const pos = (ys: (number | null)[]) => (log ? ys.map((y) => (y !== null && y > 0 ? y : null)) : ys);
+    // uPlot wants null for "no value" (NaN would poison the scales); log axes also drop values ≤ 0.
+    const pos = (ys: (number | null)[]) => ys.map((y) => (y !== null && Number.isFinite(y) && (!log || y > 0) ? y : null));
     const cols: (number | null)[][] = [];
     runs.forEach((_, i) => {
       if (sm) cols.push(pos(raw.ys[i]));

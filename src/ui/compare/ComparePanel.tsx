@@ -81,7 +81,8 @@ export function ComparePanel() {
   const results = useMemo(() => resultColumns(runs), [runs]);
   const metrics = useMemo(() => metricNames(runs), [runs]);
   const beta = smooth ? smoothing : 0;
-  const legend = runs.map((r, i) => ({ label: r.label, colour: colours[i], detail: differingSummary(settings, i) }));
+  // A run known only by its metrics has no settings to tell it apart.
+  const legend = runs.map((r, i) => ({ label: r.label, colour: colours[i], detail: r.config ? differingSummary(settings, i) : r.origin === 'file' ? 'metrics only' : '' }));
   const savedHere = saved.filter((m) => m.id !== activeId);
 
   const stamp = () => new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
