@@ -20,6 +20,25 @@ export interface RunMeta {
   /** Backend that trained it last (name and adapter), for the list. */
   backend: string | null;
   origin: 'trained' | 'imported';
+  /**
+   * Places in the run's history worth a mark on its curves, e.g. where it moved from the studio to a cluster and
+   * back (written by python/vocostudio as {step, label}). Optional: older files have none.
+   */
+  markers?: RunMarker[];
+}
+
+/** A point in a run's history: the step where something happened (a move, a resume), with a short label. */
+export interface RunMarker {
+  step: number;
+  label: string;
+}
+
+/** The markers of a run description, checked (bad entries are dropped: they are annotations, not data). */
+export function runMarkers(meta: { markers?: unknown }): RunMarker[] {
+  if (!Array.isArray(meta.markers)) return [];
+  return meta.markers
+    .filter((m): m is RunMarker => !!m && Number.isFinite((m as RunMarker).step) && typeof (m as RunMarker).label === 'string')
+    .map((m) => ({ step: m.step, label: m.label }));
 }
 
 export interface SavedRun {

@@ -5,7 +5,7 @@ import { create } from 'zustand';
 import type { BackendInfo, RunConfig, StepMetrics, TrainingState } from '../worker/protocol';
 import { MetricsHistory, metricRow, type MetricsSnapshot } from './metricsHistory';
 import { DEFAULT_RUN_CONFIG } from './runConfig';
-import type { RunMeta } from '../persist/savedRun';
+import type { RunMarker, RunMeta } from '../persist/savedRun';
 import type { VolumeFingerprint } from '../persist/fingerprint';
 
 /** Geometry of a preprocessed volume of the run (for drawing crop boxes on the source scan). */
@@ -48,6 +48,8 @@ export interface RunStoreState {
   /** When the active run was created, and its input volumes (in config.volumeIds order). */
   createdAt: number | null;
   runVolumes: VolumeFingerprint[];
+  /** Marks on the run's history (where it moved to a cluster and back), drawn on the curves. */
+  markers: RunMarker[];
   /** Preprocessed geometry of the run's volumes by id. */
   geometry: Record<string, RunVolumeGeometry>;
   /** The configuration being edited in the setup panel. */
@@ -75,6 +77,7 @@ export const initialRunState: RunStoreState = {
   lastCheckpoint: null,
   createdAt: null,
   runVolumes: [],
+  markers: [],
   geometry: {},
   draft: DEFAULT_RUN_CONFIG,
   savedRuns: [],
@@ -157,6 +160,7 @@ export function beginRun(run: {
   createdAt: number;
   runVolumes: VolumeFingerprint[];
   metrics?: MetricsSnapshot;
+  markers?: RunMarker[];
 }): void {
   if (run.metrics) runHistory.load(run.metrics);
   else runHistory.clear();
@@ -174,6 +178,7 @@ export function beginRun(run: {
     step: run.step,
     createdAt: run.createdAt,
     runVolumes: run.runVolumes,
+    markers: run.markers ?? [],
   }));
 }
 
