@@ -28,6 +28,10 @@ const backends = option('backends', quick ? 'cpu,wasm,webgpu' : ALL_BACKENDS.joi
 const presetsArg = option('presets', null);
 const budgetS = Number(option('budget', quick ? 30 : 90));
 const timedSteps = Number(option('steps', quick ? 2 : 5));
+// --profile: one extra step of the default preset under tf.profile per backend (kernel and matmul-shape times);
+// --profile-all: every preset.
+const profileAll = flag('profile-all');
+const profileDefault = profileAll || flag('profile');
 const shape = { batchVolumes: 2, randomCrops: 2, gridN: 3, cropSize: 32 };
 const log = (...a) => console.log('[bench]', ...a);
 
@@ -69,6 +73,14 @@ function torchTwin(presets, threads) {
   const r = spawnSync(py, args, { encoding: 'utf8', timeout: 20 * 60_000, env });
   if (r.status !== 0) return { error: `torch_twin.py failed (${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}` };
   return JSON.parse(r.stdout);
+}
+
+/** The largest kernels and matmul shapes of a profiled step (tf.profile; kernel times include their sync). */
+function logProfile(r) {
+  const p = r.profile;
+  log(`profile ${r.backend} ${r.preset}: ${fmt(p.wallMs, 0)} ms wall, ${fmt(p.totalKernelMs, 0)} ms in kernels`);
+  for (const k of p.kernels.slice(0, 14)) log(`  ${k.name.padEnd(22)} ${String(k.count).padStart(5)}× ${fmt(k.ms, 1).padStart(8)} ms`);
+  for (const m of p.matmuls.slice(0, 14)) log(`  ${m.shapes.padEnd(60)} ${String(m.count).padStart(4)}× ${fmt(m.ms, 1).padStart(7)} ms ${fmt(m.gflops, 1).padStart(6)} GFLOP/s`);
 }
 
 /** An error's message without the page's stack trace (Playwright appends it). */
@@ -189,7 +201,15 @@ async function main() {
         }
         entry.volumes = await call('volumes', h, shape.batchVolumes);
         for (const preset of presets) {
-          const req = { preset, steps: timedSteps, warmup: 1, budgetMs: budgetS * 1000, matmulGflops: entry.peakMatmulGflops, ...shape };
+          const req = {
+            preset,
+            steps: timedSteps,
+            warmup: 1,
+            budgetMs: budgetS * 1000,
+            matmulGflops: entry.peakMatmulGflops,
+            profile: profileAll || (profileDefault && preset === report.defaultPreset),
+            ...shape,
+          };
           let r;
           try {
             r = await call('train', h, req);
@@ -203,6 +223,7 @@ async function main() {
             r.cropsPerS = r.crops / (r.medianMs / 1000);
           }
           report.training.push(r);
+          if (r.profile) logProfile(r);
           log(
             `${preset}: ${r.status === 'ok' ? `${fmt(r.medianMs, 0)} ms/step, ${fmt(r.gflops, 2)} GFLOP/s = ${fmt(r.pctOfMatmul, 0)} % of matmul` : r.note}`,
           );
