@@ -36,7 +36,7 @@ async function run(backend: string, opts: { amsgrad: boolean; clip?: number; fus
   const norms: number[] = [];
   for (let step = 0; step < 3; step++) {
     const grads = SHAPES.map((s, i) => tf.tensor(values(s.reduce((a, b) => a * b), 10 * step + i, step === 0 ? 3 : 0.05), s));
-    const known = opts.known ? Math.sqrt((await Promise.all(grads.map((g) => g.data()))).reduce((a, d) => a + d.reduce((x, y) => x + y * y, 0), 0)) : undefined;
+    const known = opts.known ? Math.sqrt((await Promise.all(grads.map((g) => g.data() as Promise<Float32Array>))).reduce((a, d) => a + d.reduce((x, y) => x + y * y, 0), 0)) : undefined;
     opt.apply(vars, grads, 0.05, known, { fused: opts.fused });
     norms.push((await opt.readGradNorm()) ?? NaN);
     tf.dispose(grads);

@@ -15,6 +15,8 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensor
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { assembleModule, localIndex, op, type ValType, type WasmFunction } from './wasmAsm';
+import { simdSupport, wasmBackendMemory } from './wasmSimdBatchMatMul';
 
 export const ADAMW_KERNEL = 'VocoAdamW';
 
@@ -98,19 +100,110 @@ function adamwCpu({ inputs, backend, attrs }: KernelArgs<MathBackendCPU>): Tenso
   return [p, m, v, x].map((values) => backend.makeTensorInfo(inputs.p.shape, 'float32', values));
 }
 
-// ---- wasm: on the heap -----------------------------------------------------------------------------------------
+// ---- wasm: a WebAssembly SIMD loop on the heap (4 values per step); the CPU twin where SIMD is missing ---------
+
+const SIMD_PARAMS = ['pIn', 'gIn', 'mIn', 'vIn', 'xIn', 'pOut', 'mOut', 'vOut', 'xOut', 'n4'] as const;
+const SIMD_FLOATS = ['coef', 'beta1', 'beta2', 'eps', 'stepSize', 'bc2Sqrt', 'decay'] as const;
+type SimdName = (typeof SIMD_PARAMS)[number] | (typeof SIMD_FLOATS)[number] | 'i' | 'g' | 'm' | 'v' | 's' | 'cv' | 'b1' | 'a1' | 'b2' | 'a2' | 'ev' | 'sv' | 'bcv' | 'dv';
+
+/** adamw(pointers…, n4 = number of 4-value groups, scalars…): the update for 4·n4 values, outputs separate from inputs. */
+function adamwFunction(amsgrad: boolean): WasmFunction {
+  const vecs = ['g', 'm', 'v', 's', 'cv', 'b1', 'a1', 'b2', 'a2', 'ev', 'sv', 'bcv', 'dv'] as const;
+  const extra: (readonly [SimdName, ValType])[] = [['i', 'i32'], ...vecs.map((n) => [n, 'v128'] as const)];
+  const L = localIndex<SimdName>([...SIMD_PARAMS, ...SIMD_FLOATS], extra);
+  const g = (n: SimdName) => op.get(L[n]);
+  const set = (n: SimdName) => op.set(L[n]);
+  const splat = (from: number[][], to: SimdName) => [...from, op.f32x4Splat(), set(to)];
+  const at = (ptr: SimdName) => [g(ptr), g('i'), op.i32Add()];
+  const body: number[][] = [
+    ...splat([g('coef')], 'cv'),
+    ...splat([g('beta1')], 'b1'),
+    ...splat([op.f32Const(1), g('beta1'), op.f32Sub()], 'a1'),
+    ...splat([g('beta2')], 'b2'),
+    ...splat([op.f32Const(1), g('beta2'), op.f32Sub()], 'a2'),
+    ...splat([g('eps')], 'ev'),
+    ...splat([g('stepSize')], 'sv'),
+    ...splat([g('bc2Sqrt')], 'bcv'),
+    ...splat([g('decay')], 'dv'),
+    // i = byte offset of the current group; n4 becomes the end offset.
+    g('n4'), op.i32Const(4), op.i32Shl(), set('n4'),
+    op.i32Const(0), set('i'),
+    op.block(),
+    g('n4'), op.i32Eqz(), op.brIf(0),
+    op.loop(),
+    ...at('gIn'), op.v128Load(), g('cv'), op.f32x4Mul(), set('g'),
+    // m' = β1·m + (1 − β1)·g
+    ...at('mIn'), op.v128Load(), g('b1'), op.f32x4Mul(), g('a1'), g('g'), op.f32x4Mul(), op.f32x4Add(), set('m'),
+    ...at('mOut'), g('m'), op.v128Store(),
+    // v' = β2·v + (1 − β2)·g·g
+    ...at('vIn'), op.v128Load(), g('b2'), op.f32x4Mul(), g('a2'), g('g'), op.f32x4Mul(), g('g'), op.f32x4Mul(), op.f32x4Add(), set('v'),
+    ...at('vOut'), g('v'), op.v128Store(),
+    // second moment used: max(x, v') with amsgrad (stored as x'), else v'
+    ...(amsgrad ? [...at('xIn'), op.v128Load(), g('v'), op.f32x4Max(), set('s')] : [g('v'), set('s')]),
+    ...at('xOut'), g('s'), op.v128Store(),
+    // p' = decay·p − stepSize·(m' / (√s / bc2Sqrt + eps))
+    ...at('pOut'),
+    ...at('pIn'), op.v128Load(), g('dv'), op.f32x4Mul(),
+    g('sv'), g('m'), g('s'), op.f32x4Sqrt(), g('bcv'), op.f32x4Div(), g('ev'), op.f32x4Add(), op.f32x4Div(), op.f32x4Mul(),
+    op.f32x4Sub(), op.v128Store(),
+    g('i'), op.i32Const(16), op.i32Add(), op.tee(L.i), g('n4'), op.i32LtS(), op.brIf(0),
+    op.end(),
+    op.end(),
+  ];
+  return {
+    name: amsgrad ? 'adamwAmsgrad' : 'adamw',
+    params: [...SIMD_PARAMS.map(() => 'i32' as const), ...SIMD_FLOATS.map(() => 'f32' as const)],
+    locals: extra.map(([, t]) => t),
+    body,
+  };
+}
+
+type SimdAdamW = (...args: number[]) => void;
+const simdModules = new WeakMap<WebAssembly.Memory, { plain: SimdAdamW; amsgrad: SimdAdamW }>();
+
+/** The SIMD update functions for this memory, or null where the engine has no WebAssembly SIMD. */
+export function simdAdamWFor(memory: WebAssembly.Memory): { plain: SimdAdamW; amsgrad: SimdAdamW } | null {
+  const hit = simdModules.get(memory);
+  if (hit) return hit;
+  if (!simdSupport().simd) return null;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const bytes = assembleModule({ module: 'env', field: 'memory', minPages: 0, maxPages: shared ? 65536 : undefined, shared }, [adamwFunction(false), adamwFunction(true)]);
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+  const fns = { plain: ex.adamw as SimdAdamW, amsgrad: ex.adamwAmsgrad as SimdAdamW };
+  simdModules.set(memory, fns);
+  return fns;
+}
 
 function adamwWasm({ inputs, backend, attrs }: KernelArgs<BackendWasm>): TensorInfo[] {
   checkInputs(inputs);
   const outs = [0, 1, 2, 3].map(() => backend.makeOutput(inputs.p.shape, 'float32'));
   // Views after every makeOutput (a malloc may grow the heap and detach older views).
   const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  const coef = view(inputs.coef)[0];
+  const size = tf.util.sizeFromShape(inputs.p.shape);
+  const memory = wasmBackendMemory(backend);
+  const simd = memory ? simdAdamWFor(memory) : null;
+  const ins = [inputs.p, inputs.g, inputs.m, inputs.v, inputs.x].map(view);
   const [p, m, v, x] = outs.map(view);
-  p.set(view(inputs.p));
-  m.set(view(inputs.m));
-  v.set(view(inputs.v));
-  x.set(view(inputs.x));
-  adamwUpdateInPlace(p, view(inputs.g), m, v, x, view(inputs.coef)[0], attrs);
+  let done = 0;
+  if (simd) {
+    const groups = size >> 2;
+    const offset = (a: Float32Array) => a.byteOffset;
+    (attrs.amsgrad ? simd.amsgrad : simd.plain)(
+      ...ins.map(offset), ...[p, m, v, x].map(offset), groups,
+      coef, attrs.beta1, attrs.beta2, attrs.eps, attrs.stepSize, attrs.bc2Sqrt, attrs.decay,
+    );
+    done = groups * 4;
+  }
+  if (done < size) {
+    // The tail (or everything, without SIMD): the CPU twin in place on the outputs.
+    const tail = (a: Float32Array) => a.subarray(done);
+    p.set(tail(ins[0]), done);
+    m.set(tail(ins[2]), done);
+    v.set(tail(ins[3]), done);
+    x.set(tail(ins[4]), done);
+    adamwUpdateInPlace(tail(p), tail(ins[1]), tail(m), tail(v), tail(x), coef, attrs);
+  }
   return outs;
 }
 
