@@ -31,6 +31,11 @@ const SHAPES: [string, BatchMatMulShape][] = [
   ['one b for every a', { batch: 4, batchA: 4, batchB: 1, m: 8, k: 6, n: 8, transposeA: false, transposeB: true }],
   ['one a for every b', { batch: 4, batchA: 1, batchB: 4, m: 8, k: 6, n: 8, transposeA: true, transposeB: false }],
   ['inner 1', { batch: 2, batchA: 2, batchB: 2, m: 4, k: 1, n: 8, transposeA: false, transposeB: false }],
+  ['rows left over (m = 22)', { batch: 1, batchA: 1, batchB: 1, m: 22, k: 9, n: 16, transposeA: false, transposeB: false }],
+  ['one row', { batch: 2, batchA: 2, batchB: 2, m: 1, k: 7, n: 8, transposeA: true, transposeB: true }],
+  ['matrix · vector (row sums)', { batch: 1, batchA: 1, batchB: 1, m: 13, k: 20, n: 1, transposeA: false, transposeB: false }],
+  ['matrix · vector, k = 4', { batch: 1, batchA: 1, batchB: 1, m: 3, k: 4, n: 1, transposeA: false, transposeB: true }],
+  ['matrixᵀ · vector (column sums)', { batch: 1, batchA: 1, batchB: 1, m: 16, k: 11, n: 1, transposeA: true, transposeB: false }],
 ];
 
 describe('wasm SIMD batched matmul module (bare memory)', () => {
@@ -72,11 +77,12 @@ describe('wasm SIMD batched matmul module (bare memory)', () => {
     }
   }
 
-  it('refuses shapes it does not cover (m % 4, n % 8)', () => {
+  it('refuses shapes it does not cover (n % 8 unless a matrix-vector product with 4 | k; odd batches)', () => {
     const base = SHAPES[0][1];
-    expect(simd.simdFits({ ...base, m: 6 })).toBe(false);
     expect(simd.simdFits({ ...base, n: 12 })).toBe(false);
     expect(simd.simdFits({ ...base, batchA: 2 })).toBe(false);
+    expect(simd.simdFits({ ...base, batch: 1, batchA: 1, batchB: 1, n: 1, k: 6 })).toBe(false);
+    expect(simd.simdFits({ ...base, batch: 1, batchA: 1, batchB: 1, n: 1, m: 12, transposeA: true })).toBe(false);
   });
 });
 
@@ -101,6 +107,9 @@ describe('wasm SIMD batched matmul inside tfjs-backend-wasm', () => {
       ['pᵀ·dctx', [44, 64, 64], [44, 64, 64], true, false],
       ['dsᵀ·q (rank 4)', [2, 22, 64, 32], [2, 22, 64, 64], true, false],
       ['aᵀ·bᵀ', [8, 32, 16], [8, 24, 32], true, true],
+      ['row means [1408,128]·[128,1]', [1408, 128], [128, 1], false, false],
+      ['column sums [1408,128]ᵀ·[1408,1]', [1408, 128], [1408, 1], true, false],
+      ['one row [1,22]·[22,1024]', [1, 22], [22, 1024], false, false],
     ];
     for (const [name, sa, sb, ta, tb] of cases) {
       const av = values(sa.reduce((x, y) => x * y), 3);

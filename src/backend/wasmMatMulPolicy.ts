@@ -3,8 +3,8 @@
 // — attention's [N·H, 64, 64] pairs, where each XNNPACK call costs an operator create + pack + thread-pool
 // dispatch (~1 ms) for 0.5 MFLOP — against tfjs's stock scalar loop (~0.2 ms per pair): 10 ms vs 37–56 ms per
 // call. This layer sends those back to the stock kernel and everything else on to the XNNPACK paths.
-// Batches of small products that fit the WebAssembly SIMD kernel (src/kernels/wasmSimdBatchMatMul.ts) go there
-// instead: one call for the whole batch, ~10× the stock loop.
+// Batches of small products and matrix-vector products (sums written as matmuls) that fit the WebAssembly SIMD
+// kernel (src/kernels/wasmSimdBatchMatMul.ts) go there instead: one call for the whole batch, ~10× the stock loop.
 import { BatchMatMul, getKernel, registerKernel, unregisterKernel, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { simdBatchMatMulOnWasm } from '../kernels/wasmSimdBatchMatMul';
 
@@ -62,7 +62,7 @@ export function installWasmMatMulPolicy(stock: KernelConfig): boolean {
     const k = transposeA ? ra : ca;
     const n = transposeB ? rb : cb;
     if (preferStockLoop(batch, m, k, n)) {
-      if (batch > 1 && simdEnabled && a.dtype === 'float32' && b.dtype === 'float32') {
+      if (simdEnabled && a.dtype === 'float32' && b.dtype === 'float32') {
         const batchA = util.sizeFromShape(a.shape.slice(0, -2));
         const batchB = util.sizeFromShape(b.shape.slice(0, -2));
         const out = simdBatchMatMulOnWasm(args.backend, a, b, { batch, batchA, batchB, m, k, n, transposeA, transposeB });

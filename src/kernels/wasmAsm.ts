@@ -55,6 +55,7 @@ export const op = {
   i32Eqz: () => [0x45],
   i32Ne: () => [0x47],
   i32LtS: () => [0x48],
+  i32GtS: () => [0x4a],
   i32GeS: () => [0x4e],
   i32Add: () => [0x6a],
   i32Sub: () => [0x6b],

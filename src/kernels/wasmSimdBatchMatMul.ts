@@ -36,6 +36,45 @@ function bmmFunction(relaxed: boolean): WasmFunction {
       : [g(accName), g('av'), g(b), op.f32x4Mul(), op.f32x4Add(), s(accName)];
   const rowOffset = (r: number) => (r === 0 ? [] : [g(`o${r}` as Name), op.i32Add()]);
 
+  /** Every R-row strip while R rows are left: the 8-column blocks of C for rows i0 … i0 + R − 1. */
+  const strips = (R: number): number[][] => {
+    const rows = Array.from({ length: R }, (_, r) => r);
+    return [
+      op.block(), op.loop(),
+      g('i0'), op.i32Const(R), op.i32Add(), g('M'), op.i32GtS(), op.brIf(1),
+      op.i32Const(0), s('j0'),
+      op.loop(),
+      ...rows.flatMap((r) => [0, 1].map((h) => [op.f32Const(0), op.f32x4Splat(), s(acc(r, h))])).flat(),
+      g('aBase'), g('i0'), g('o1'), op.i32Mul(), op.i32Add(), s('aPtr'),
+      g('bp'), g('j0'), op.i32Const(2), op.i32Shl(), op.i32Add(), s('bPtr'),
+      g('K'), s('k'),
+      op.loop(),
+      g('bPtr'), op.v128Load(0), s('b0'),
+      g('bPtr'), op.v128Load(16), s('b1'),
+      ...rows.flatMap((r) => [
+        g('aPtr'), ...rowOffset(r), op.f32Load(), op.f32x4Splat(), s('av'),
+        ...madd(acc(r, 0), 'b0'),
+        ...madd(acc(r, 1), 'b1'),
+      ]),
+      ...addTo('aPtr', [g('sAk4')]),
+      ...addTo('bPtr', [g('n4')]),
+      g('k'), op.i32Const(1), op.i32Sub(), op.tee(L.k), op.brIf(0),
+      op.end(),
+      // Store the R×8 block.
+      g('cBase'), g('i0'), g('N'), op.i32Mul(), g('j0'), op.i32Add(), op.i32Const(2), op.i32Shl(), op.i32Add(), s('cPtr'),
+      ...rows.flatMap((r) => [
+        g('cPtr'), g(acc(r, 0)), op.v128Store(0),
+        g('cPtr'), g(acc(r, 1)), op.v128Store(16),
+        ...addTo('cPtr', [g('n4')]),
+      ]),
+      g('j0'), op.i32Const(SIMD_COLS), op.i32Add(), op.tee(L.j0), g('N'), op.i32LtS(), op.brIf(0),
+      op.end(),
+      g('i0'), op.i32Const(R), op.i32Add(), s('i0'),
+      op.br(0),
+      op.end(), op.end(),
+    ];
+  };
+
   const body: number[][] = [
     // Byte strides.
     g('sAk'), op.i32Const(2), op.i32Shl(), s('sAk4'),
@@ -67,38 +106,10 @@ function bmmFunction(relaxed: boolean): WasmFunction {
     op.end(),
     g('scr'), s('bp'),
     op.end(),
-    // Row strips.
+    // Row strips: 4 rows at a time, then single rows for what is left (M % 4).
     op.i32Const(0), s('i0'),
-    op.loop(),
-    op.i32Const(0), s('j0'),
-    op.loop(),
-    ...Array.from({ length: 8 }, (_, i) => [op.f32Const(0), op.f32x4Splat(), s(`acc${i}` as Name)]).flat(),
-    g('aBase'), g('i0'), g('o1'), op.i32Mul(), op.i32Add(), s('aPtr'),
-    g('bp'), g('j0'), op.i32Const(2), op.i32Shl(), op.i32Add(), s('bPtr'),
-    g('K'), s('k'),
-    op.loop(),
-    g('bPtr'), op.v128Load(0), s('b0'),
-    g('bPtr'), op.v128Load(16), s('b1'),
-    ...[0, 1, 2, 3].flatMap((r) => [
-      g('aPtr'), ...rowOffset(r), op.f32Load(), op.f32x4Splat(), s('av'),
-      ...madd(acc(r, 0), 'b0'),
-      ...madd(acc(r, 1), 'b1'),
-    ]),
-    ...addTo('aPtr', [g('sAk4')]),
-    ...addTo('bPtr', [g('n4')]),
-    g('k'), op.i32Const(1), op.i32Sub(), op.tee(L.k), op.brIf(0),
-    op.end(),
-    // Store the 4×8 block.
-    g('cBase'), g('i0'), g('N'), op.i32Mul(), g('j0'), op.i32Add(), op.i32Const(2), op.i32Shl(), op.i32Add(), s('cPtr'),
-    ...[0, 1, 2, 3].flatMap((r) => [
-      g('cPtr'), g(acc(r, 0)), op.v128Store(0),
-      g('cPtr'), g(acc(r, 1)), op.v128Store(16),
-      ...addTo('cPtr', [g('n4')]),
-    ]),
-    g('j0'), op.i32Const(SIMD_COLS), op.i32Add(), op.tee(L.j0), g('N'), op.i32LtS(), op.brIf(0),
-    op.end(),
-    g('i0'), op.i32Const(SIMD_ROWS), op.i32Add(), op.tee(L.i0), g('M'), op.i32LtS(), op.brIf(0),
-    op.end(),
+    ...strips(4),
+    ...strips(1),
     g('bi'), op.i32Const(1), op.i32Add(), s('bi'),
     op.br(0),
     op.end(), op.end(),
@@ -106,9 +117,54 @@ function bmmFunction(relaxed: boolean): WasmFunction {
   return { name: 'bmm', params: PARAMS.map(() => 'i32'), locals: extra.map(([, t]) => t), body };
 }
 
+/** gemv(a, x, y, M, K): y[i] = Σ_k A[i·K + k]·x[k] for row-major A [M, K], K a multiple of 4 (byte offsets). */
+function gemvFunction(relaxed: boolean): WasmFunction {
+  type G = 'a' | 'x' | 'y' | 'M' | 'K' | 'i' | 'k' | 'aPtr' | 'xPtr' | 'acc' | 'acc2';
+  const L = localIndex<G>(['a', 'x', 'y', 'M', 'K'], [['i', 'i32'], ['k', 'i32'], ['aPtr', 'i32'], ['xPtr', 'i32'], ['acc', 'v128'], ['acc2', 'v128']]);
+  const g = (n: G) => op.get(L[n]);
+  const s = (n: G) => op.set(L[n]);
+  const madd = (accName: G, offset: number) =>
+    relaxed
+      ? [g('aPtr'), op.v128Load(offset), g('xPtr'), op.v128Load(offset), g(accName), op.f32x4RelaxedMadd(), s(accName)]
+      : [g(accName), g('aPtr'), op.v128Load(offset), g('xPtr'), op.v128Load(offset), op.f32x4Mul(), op.f32x4Add(), s(accName)];
+  const body: number[][] = [
+    g('a'), s('aPtr'),
+    op.i32Const(0), s('i'),
+    op.block(), op.loop(),
+    g('i'), g('M'), op.i32GeS(), op.brIf(1),
+    op.f32Const(0), op.f32x4Splat(), s('acc'),
+    op.f32Const(0), op.f32x4Splat(), s('acc2'),
+    g('x'), s('xPtr'),
+    g('K'), s('k'),
+    // Two accumulators over 8 values while ≥ 8 are left, then one group of 4.
+    op.block(), op.loop(),
+    g('k'), op.i32Const(8), op.i32LtS(), op.brIf(1),
+    ...madd('acc', 0),
+    ...madd('acc2', 16),
+    g('aPtr'), op.i32Const(32), op.i32Add(), s('aPtr'),
+    g('xPtr'), op.i32Const(32), op.i32Add(), s('xPtr'),
+    g('k'), op.i32Const(8), op.i32Sub(), s('k'),
+    op.br(0),
+    op.end(), op.end(),
+    g('k'), op.if(),
+    ...madd('acc', 0),
+    g('aPtr'), op.i32Const(16), op.i32Add(), s('aPtr'),
+    op.end(),
+    g('acc'), g('acc2'), op.f32x4Add(), s('acc'),
+    g('y'), g('i'), op.i32Const(2), op.i32Shl(), op.i32Add(),
+    g('acc'), op.f32x4ExtractLane(0), g('acc'), op.f32x4ExtractLane(1), op.f32Add(),
+    g('acc'), op.f32x4ExtractLane(2), g('acc'), op.f32x4ExtractLane(3), op.f32Add(), op.f32Add(),
+    op.f32Store(),
+    g('i'), op.i32Const(1), op.i32Add(), s('i'),
+    op.br(0),
+    op.end(), op.end(),
+  ];
+  return { name: 'gemv', params: ['i32', 'i32', 'i32', 'i32', 'i32'], locals: ['i32', 'i32', 'i32', 'i32', 'v128', 'v128'], body };
+}
+
 /** The module's bytes for a memory that is shared (threaded tfjs-wasm) or not. */
 export function simdMatMulModuleBytes(shared: boolean, relaxed: boolean): Uint8Array<ArrayBuffer> {
-  return assembleModule({ module: 'env', field: 'memory', minPages: 0, maxPages: shared ? 65536 : undefined, shared }, [bmmFunction(relaxed)]);
+  return assembleModule({ module: 'env', field: 'memory', minPages: 0, maxPages: shared ? 65536 : undefined, shared }, [bmmFunction(relaxed), gemvFunction(relaxed)]);
 }
 
 /** Whether this engine runs WebAssembly SIMD (and, separately, relaxed SIMD) for a module of this shape. */
@@ -135,9 +191,16 @@ export interface BatchMatMulShape {
   transposeB: boolean;
 }
 
-/** Whether the SIMD kernel covers this product. */
+/** Whether the SIMD kernel covers this product: 8 | n (any m, k ≥ 1), or a matrix-vector product (n = 1, 4 | k). */
 export function simdFits(s: BatchMatMulShape): boolean {
-  return s.m % SIMD_ROWS === 0 && s.n % SIMD_COLS === 0 && s.k >= 1 && s.m >= SIMD_ROWS && s.n >= SIMD_COLS && (s.batchA === s.batch || s.batchA === 1) && (s.batchB === s.batch || s.batchB === 1);
+  const batchOk = (s.batchA === s.batch || s.batchA === 1) && (s.batchB === s.batch || s.batchB === 1);
+  const colSums = s.n === 1 && s.batch === 1 && s.transposeA && s.m % SIMD_COLS === 0;
+  return batchOk && s.k >= 1 && s.m >= 1 && (s.n % SIMD_COLS === 0 || isGemv(s) || colSums);
+}
+
+/** A·x with A row-major [m, k] (not transposed), one vector, 4 | k: the gemv path. */
+function isGemv(s: BatchMatMulShape): boolean {
+  return s.n === 1 && s.batch === 1 && !s.transposeA && s.k % 4 === 0;
 }
 
 export interface SimdBatchMatMul {
@@ -161,9 +224,16 @@ export function simdBatchMatMulFor(memory: WebAssembly.Memory, relaxed: boolean)
   const module = new WebAssembly.Module(simdMatMulModuleBytes(shared, relaxed));
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const bmm = instance.exports.bmm as (...args: number[]) => void;
+  const gemv = instance.exports.gemv as (...args: number[]) => void;
   const kernel: SimdBatchMatMul = {
     relaxed,
     run(s, a, b, c, scr) {
+      // x [k, 1] and xᵀ [1, k] are the same k values in memory.
+      if (isGemv(s)) return gemv(a, b, c, s.m, s.k);
+      if (s.n === 1 && s.m % SIMD_COLS === 0 && s.batch === 1 && s.transposeA) {
+        // Aᵀ·x (column sums): the row xᵀ [1, k] times A stored [k, m], written as a [1, m] row (= the [m, 1] column).
+        return bmm(b, a, c, scr, 1, 1, s.k, s.m, 0, 0, s.k, 1, 0);
+      }
       // op(A)[i, k] = A[i·sAi + k·sAk]: stored [m, k] untransposed, [k, m] transposed.
       const sAi = s.transposeA ? 1 : s.k;
       const sAk = s.transposeA ? s.m : 1;
