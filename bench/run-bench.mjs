@@ -235,6 +235,33 @@ async function main() {
         await call('close', h);
       }
     }
+    // A/B, interleaved in one trainer (the load of a busy machine falls on every configuration alike): the default
+    // preset on wasm with each of this round's kernels switched off in turn, and relaxed SIMD on/off.
+    if (backends.includes('wasm') && !quick && !flag('no-ab')) {
+      log(`wasm A/B of kernel switches (${defaultPreset}, interleaved) …`);
+      const h = await call('open');
+      try {
+        await call('init', h, 'wasm');
+        await call('volumes', h, shape.batchVolumes);
+        const configs = [
+          { name: 'all on (relaxed SIMD where available)', switches: { simd: true, relaxed: null, fusedAdamW: true } },
+          { name: 'relaxed SIMD off', switches: { simd: true, relaxed: false, fusedAdamW: true } },
+          { name: 'SIMD matmul off (stock loop)', switches: { simd: false, fusedAdamW: true } },
+          { name: 'fused AdamW off (tf ops)', switches: { simd: true, relaxed: null, fusedAdamW: false } },
+          { name: 'both off (round-1 kernels)', switches: { simd: false, fusedAdamW: false } },
+        ];
+        report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };
+        report.ab.results = await call('ab', h, { preset: defaultPreset, warmup: 1, rounds: report.ab.rounds, configs, ...shape });
+        report.ab.loadavgAfter = loadavg();
+        for (const r of report.ab.results) log(`  ${r.name.padEnd(40)} median ${fmt(r.medianMs, 0)} ms (${r.stepMs.map((x) => fmt(x, 0)).join(', ')}); relaxed ${r.flavour.relaxed}`);
+      } catch (e) {
+        report.ab = { error: firstLine(e) };
+        log(`A/B failed: ${report.ab.error}`);
+      } finally {
+        await call('close', h);
+      }
+    }
+
     // A/B: the default preset on wasm with tfjs's stock kernels, i.e. without src/kernels' matmul fast paths.
     if (backends.includes('wasm') && !quick && !flag('no-stock')) {
       log(`wasm with stock tfjs kernels (${defaultPreset}) …`);
@@ -353,6 +380,22 @@ function markdown(r) {
         `${ok && pt ? fmt(t.medianMs / pt.medianMs, 2) + '×' : 'n/a'} | ${t.note ?? (t.stepMs?.length ? `n=${t.stepMs.length}, first ${fmt(t.warmupMs?.[0], 0)} ms` : '')} |`,
     );
   }
+  const withMem = r.training.filter((t) => t.memory);
+  if (withMem.length) {
+    const mib = (b) => (b == null ? 'n/a' : fmt(b / 2 ** 20, 0));
+    lines.push('');
+    lines.push('Memory per step, measured vs the run setup\'s estimate (src/store/runConfig.ts estimateStepMemory): peak tensor bytes from tf.profile over the first step; the wasm heap is the WebAssembly.Memory size after the steps (it only grows); webgpu: GPU buffers tfjs holds (tf.memory().numBytesInGPUAllocated).');
+    lines.push('');
+    lines.push('| backend | preset | peak tensors MiB | estimate MiB | estimate ÷ measured | resident MiB | wasm heap MiB | heap estimate MiB | GPU buffers MiB |');
+    lines.push('|---|---|---|---|---|---|---|---|---|');
+    for (const t of withMem) {
+      const m = t.memory;
+      lines.push(
+        `| ${t.backend} | ${t.preset} | ${mib(m.peakTensorBytes)} | ${mib(m.estimateBytes)} | ${fmt(m.estimateBytes / m.peakTensorBytes, 2)} | ${mib(m.residentBytes)} | ` +
+          `${mib(m.wasmHeapBytes)} | ${t.backend === 'wasm' ? mib(m.estimateWasmHeapBytes) : '—'} | ${mib(m.gpuAllocatedBytes)} |`,
+      );
+    }
+  }
   // The ratio line: the studio's default preset when it was run, else the first preset run.
   const def = r.presets.includes(r.defaultPreset) ? r.defaultPreset : r.presets[0];
   const ptDef = torchBy.get(def);
@@ -362,6 +405,20 @@ function markdown(r) {
       .map((t) => `${t.backend} ${t.status === 'ok' && t.medianMs ? fmt(t.medianMs / ptDef.medianMs, 2) + '×' : 'n/a (' + (t.note ?? t.status) + ')'}`);
     lines.push(`\nStudio ÷ PyTorch, preset ${def}${def === r.defaultPreset ? ' (the default)' : ''} (PyTorch ${fmt(ptDef.medianMs, 0)} ms/step): ${ratios.join('; ')}.`);
   }
+  if (r.ab?.results) {
+    const base = r.ab.results[0].medianMs;
+    lines.push('');
+    lines.push(
+      `wasm A/B of this round's kernels, preset ${r.ab.preset}, ${r.ab.rounds} interleaved rounds in one trainer ` +
+        `(load ${r.ab.loadavgBefore.map((x) => x.toFixed(1)).join('/')} → ${r.ab.loadavgAfter.map((x) => x.toFixed(1)).join('/')}):`,
+    );
+    lines.push('');
+    lines.push('| configuration | median ms/step | vs all on | steps (ms) | relaxed SIMD ran |');
+    lines.push('|---|---|---|---|---|');
+    for (const x of r.ab.results) {
+      lines.push(`| ${x.name} | ${fmt(x.medianMs, 0)} | ${fmt(x.medianMs / base, 2)}× | ${x.stepMs.map((v) => fmt(v, 0)).join(', ')} | ${x.flavour.relaxed} |`);
+    }
+  } else if (r.ab?.error) lines.push(`\nwasm A/B: ${r.ab.error}`);
   if (r.torch?.error) lines.push(`\nPyTorch twin: ${r.torch.error}`);
   else if (r.torch) {
     const per = (r.torch.runs ?? [])

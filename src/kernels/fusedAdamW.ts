@@ -279,9 +279,15 @@ export function registerFusedAdamW(): void {
 }
 registerFusedAdamW();
 
-/** Whether the active backend has the fused kernel. */
+let fusedEnabled = true;
+/** Benchmarks: AdamW by tf ops (false) instead of the fused kernel (true, default). */
+export function useFusedAdamW(enable: boolean): void {
+  fusedEnabled = enable;
+}
+
+/** Whether the active backend has the fused kernel (and it is switched on). */
 export function fusedAdamWAvailable(): boolean {
-  return !!tf.getKernel(ADAMW_KERNEL, tf.getBackend());
+  return fusedEnabled && !!tf.getKernel(ADAMW_KERNEL, tf.getBackend());
 }
 
 /** Fused updates run since the page started, per backend (tests check the kernel really ran). */
