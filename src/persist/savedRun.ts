@@ -2,6 +2,7 @@
 import type { RunConfig, TrainerState } from '../worker/protocol';
 import type { MetricsSnapshot } from '../store/metricsHistory';
 import type { VolumeFingerprint } from './fingerprint';
+import type { RunMarker } from '../store/runCompare';
 
 export interface RunMeta {
   id: string;
@@ -21,24 +22,10 @@ export interface RunMeta {
   backend: string | null;
   origin: 'trained' | 'imported';
   /**
-   * Places in the run's history worth a mark on its curves, e.g. where it moved from the studio to a cluster and
-   * back (written by python/vocostudio as {step, label}). Optional: older files have none.
+   * Places on the step axis where the run moved (e.g. {step: 1200, label: 'torchrun'}: steps from 1200 on were
+   * trained on a cluster). Optional: absent in runs saved before markers existed. See docs/run-comparison.md.
    */
   markers?: RunMarker[];
-}
-
-/** A point in a run's history: the step where something happened (a move, a resume), with a short label. */
-export interface RunMarker {
-  step: number;
-  label: string;
-}
-
-/** The markers of a run description, checked (bad entries are dropped: they are annotations, not data). */
-export function runMarkers(meta: { markers?: unknown }): RunMarker[] {
-  if (!Array.isArray(meta.markers)) return [];
-  return meta.markers
-    .filter((m): m is RunMarker => !!m && Number.isFinite((m as RunMarker).step) && typeof (m as RunMarker).label === 'string')
-    .map((m) => ({ step: m.step, label: m.label }));
 }
 
 export interface SavedRun {

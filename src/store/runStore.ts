@@ -5,8 +5,9 @@ import { create } from 'zustand';
 import type { BackendInfo, RunConfig, StepMetrics, TrainingState } from '../worker/protocol';
 import { MetricsHistory, metricRow, type MetricsSnapshot } from './metricsHistory';
 import { DEFAULT_RUN_CONFIG } from './runConfig';
-import type { RunMarker, RunMeta } from '../persist/savedRun';
+import type { RunMeta } from '../persist/savedRun';
 import type { VolumeFingerprint } from '../persist/fingerprint';
+import type { RunMarker } from './runCompare';
 
 /** Geometry of a preprocessed volume of the run (for drawing crop boxes on the source scan). */
 export interface RunVolumeGeometry {
@@ -48,7 +49,7 @@ export interface RunStoreState {
   /** When the active run was created, and its input volumes (in config.volumeIds order). */
   createdAt: number | null;
   runVolumes: VolumeFingerprint[];
-  /** Marks on the run's history (where it moved to a cluster and back), drawn on the curves. */
+  /** Where the run moved between machines (kept from a resumed/imported run, saved with its checkpoints). */
   markers: RunMarker[];
   /** Preprocessed geometry of the run's volumes by id. */
   geometry: Record<string, RunVolumeGeometry>;
@@ -178,7 +179,7 @@ export function beginRun(run: {
     step: run.step,
     createdAt: run.createdAt,
     runVolumes: run.runVolumes,
-    markers: run.markers ?? [],
+    markers: (run.markers ?? []).filter((m) => m.step <= run.step),
   }));
 }
 

@@ -9,7 +9,7 @@ import { PRESETS } from '../../model/presets';
 import { fingerprintVolume, matchVolumes, type VolumeFingerprint } from '../../persist/fingerprint';
 import { deleteRun, listRuns, loadRun, requestPersistentStorage, saveRun } from '../../persist/checkpoints';
 import { decodeRunFile, encodeRunFile, runFileName } from '../../persist/runFile';
-import { newRunId, runLabel, runMarkers, type RunMeta, type SavedRun } from '../../persist/savedRun';
+import { newRunId, runLabel, type RunMeta, type SavedRun } from '../../persist/savedRun';
 import { regionSize } from '../../store/runConfig';
 import {
   beginRun,
@@ -128,7 +128,7 @@ export class TrainingController {
       createdAt: run.meta.createdAt,
       runVolumes: run.meta.volumes.map((fp, i) => ({ ...fp, id: ids[i] })),
       metrics: run.metrics,
-      markers: runMarkers(run.meta),
+      markers: run.meta.markers,
     });
     // The setup panel shows the resumed run's configuration (its step budget stays editable).
     useRunStore.setState({ draft: config });
