@@ -6,6 +6,7 @@ import { PRESETS, paramCount } from '../../model/presets';
 import { loadedScans, useDatasetStore } from '../../store/datasetStore';
 import { resampledRasDims, validateRunConfig, type ConfigIssue, type GpuLimits } from '../../store/runConfig';
 import { useRunStore } from '../../store/runStore';
+import { ClusterPanel } from './ClusterPanel';
 import { CropOverlayControls } from './CropOverlay';
 import { LivePlots } from './LivePlots';
 import { PositionHeatmaps } from './PositionHeatmaps';
@@ -91,6 +92,7 @@ export function TrainPanel() {
       <LivePlots />
       <PositionHeatmaps />
       <CropOverlayControls />
+      <ClusterPanel />
     </div>
   );
 }
