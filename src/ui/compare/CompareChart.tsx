@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { alignMetric, debiasedEma, formatNumber, metricInfo, type ComparedRun } from '../../store/runCompare';
+import { chartColumns, formatNumber, metricInfo, type ComparedRun } from '../../store/runCompare';
 
 export interface CompareChartProps {
   metric: string;
@@ -28,16 +28,8 @@ export function CompareChart({ metric, runs, colours, smoothing, log, height = 1
   const info = metricInfo(metric);
 
   const data = useMemo(() => {
-    const raw = alignMetric(runs, metric);
-    const sm = smoothing > 0 ? alignMetric(runs, metric, (v) => debiasedEma(v, smoothing)) : null;
-    // uPlot wants null for "no value" (NaN would poison the scales); log axes also drop values ≤ 0.
-    const pos = (ys: (number | null)[]) => ys.map((y) => (y !== null && Number.isFinite(y) && (!log || y > 0) ? y : null));
-    const cols: (number | null)[][] = [];
-    runs.forEach((_, i) => {
-      if (sm) cols.push(pos(raw.ys[i]));
-      cols.push(pos((sm ?? raw).ys[i]));
-    });
-    return [raw.x, ...cols] as uPlot.AlignedData;
+    const c = chartColumns(runs, metric, smoothing, log);
+    return [c.x, ...c.columns] as uPlot.AlignedData;
   }, [runs, metric, smoothing, log]);
 
   const structure = `${runs.map((r) => r.key).join('|')}#${colours.join()}#${smoothing > 0}#${log}#${height}`;
