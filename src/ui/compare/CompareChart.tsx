@@ -46,7 +46,8 @@ export function CompareChart({ metric, runs, colours, smoothing, log, height = 1
     runs.forEach((r, i) => {
       const c = colours[i % colours.length];
       if (smooth) series.push({ label: `${r.label} (raw)`, stroke: faint(c), width: 1, points: { show: false }, spanGaps: true });
-      series.push({ label: r.label, stroke: c, width: 1.75, points: { show: false }, spanGaps: true });
+      // Points as uPlot decides (shown when few are in view): a series measured at a single step is still seen.
+      series.push({ label: r.label, stroke: c, width: 1.75, points: { size: 5, fill: c }, spanGaps: true });
     });
     const opts: uPlot.Options = {
       width: Math.max(240, el.clientWidth),
