@@ -99,9 +99,10 @@ describe('series of several runs', () => {
     h.push({ step: 0, loss: 1, intra: 0.5, inter: 0.4, reg: 0.1, lr: 1e-4, stepMs: 100, accuracy: 0.3, mae: 0.2 });
     h.push({ step: 1, loss: 0.9, intra: 0.5, inter: 0.3, reg: 0.1, lr: 2e-4, stepMs: 90, accuracy: 0.4, mae: 0.2 });
     const snap = h.snapshot();
-    const withHealth = { columns: { ...snap.columns, effectiveRank: f64([3, 4]) }, length: 2 };
+    const withHealth = { columns: { ...snap.columns, effectiveRank: f64([3, 4]), neverRecorded: f64([NaN, NaN]) }, length: 2 };
     const r = comparedRun({ key: 'k', label: 'L', origin: 'current', config: { ...DEFAULT_RUN_CONFIG, volumeIds: ['v1'] }, volumes: [{ name: 'a.nii', sha256: 'x' }], history: withHealth, markers: [{ step: 1, label: 'torchrun' }] });
     expect(Array.from(r.steps)).toEqual([0, 1]);
+    // Every column with a value is a series; one never recorded (all NaN) is not.
     expect(Object.keys(r.metrics).sort()).toEqual(['accuracy', 'effectiveRank', 'inter', 'intra', 'loss', 'lr', 'mae', 'reg', 'stepMs']);
     expect(r.config).not.toHaveProperty('volumeIds');
     expect(r.config).toHaveProperty('lr', 1e-4);

@@ -56,6 +56,18 @@ export const METRIC_INFO: Record<string, MetricInfo> = {
   mae: { label: 'Position overlap MAE', better: 'lower' },
   lr: { label: 'Learning rate' },
   stepMs: { label: 'Step time (ms)', better: 'lower' },
+  // Training-health series of the metric history (src/voco/health.ts); any other column still gets a chart.
+  gradNorm: { label: 'Gradient norm (before clipping)' },
+  clippedShare: { label: 'Share of steps clipped', range: [0, 1] },
+  studentRank: { label: 'Effective rank, student embeddings', better: 'higher' },
+  teacherRank: { label: 'Effective rank, teacher embeddings', better: 'higher' },
+  studentStdMean: { label: 'Student embedding std (mean over dims)' },
+  studentStdMin: { label: 'Student embedding std (min over dims)' },
+  teacherStdMean: { label: 'Teacher embedding std (mean over dims)' },
+  teacherStdMin: { label: 'Teacher embedding std (min over dims)' },
+  agreement: { label: 'Student–teacher agreement' },
+  calSlope: { label: 'Position calibration slope (predicted vs true overlap)' },
+  calCorrelation: { label: 'Position calibration correlation', better: 'higher' },
 };
 
 const KNOWN_ORDER = Object.keys(METRIC_INFO);
@@ -444,7 +456,8 @@ export interface ColumnSnapshot {
 
 /**
  * A ComparedRun from a stored history (the run store's, a saved run's, a run file's). Every column other than
- * `step` becomes a series, so columns added to the history later are compared without changes here.
+ * `step` with at least one finite value becomes a series, so columns added to the history later are compared
+ * without changes here.
  */
 export function comparedRun(args: {
   key: string;
@@ -462,7 +475,10 @@ export function comparedRun(args: {
   const metrics: Record<string, Float64Array> = {};
   for (const [name, col] of Object.entries(history.columns)) {
     if (name === 'step' || !col) continue;
-    metrics[name] = Float64Array.from({ length: n }, (_, i) => (i < col.length ? Number(col[i]) : NaN));
+    const values = Float64Array.from({ length: n }, (_, i) => (i < col.length ? Number(col[i]) : NaN));
+    // A column without a single value (a series the run never recorded, e.g. health series of an older run) is
+    // not one of its metrics: no empty chart, no empty export rows.
+    if (values.some(Number.isFinite)) metrics[name] = values;
   }
   let config: Record<string, unknown> | null = null;
   if (args.config) {
