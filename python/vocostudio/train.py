@@ -134,7 +134,8 @@ def run(args, rank, world, device, backend):
     if start + args.steps > cfg['totalSteps']:
         log(rank, f'[vocostudio] note: steps past {cfg["totalSteps"]} run at the schedule\'s floor (minLr); pass --total-steps to extend it')
 
-    label = f'cluster: torchrun ×{world} ({backend}, {device.type}{", amp" if args.amp else ""})'
+    launcher = 'torchrun' if 'TORCHELASTIC_RUN_ID' in os.environ else 'python'
+    label = f'cluster: {launcher} ×{world} ({backend}, {device.type}{", amp" if args.amp else ""})'
     marker = None if cl else {'step': start, 'label': label}
     cluster_meta = {'package': f'vocostudio {__version__}', 'torch': torch.__version__, 'worldSize': world, 'backend': backend,
                     'device': device.type, 'amp': bool(args.amp), 'volumes': len(scans), 'data': os.path.abspath(args.data),
