@@ -11,7 +11,6 @@ import { expect, test } from '@playwright/test';
 type Harness = { selftest: { swinParity: typeof import('../src/selftest/swinParity') }; selftestReady: boolean };
 
 const FIXTURE = process.env.VOCO_SWIN_FIXTURE ?? resolve(import.meta.dirname, '../test/fixtures/voco-swin');
-const TOLERANCE = 1e-4;
 
 test('VoCo Swin backbone on webgpu equals the authors\' PyTorch fixture (forward, heads, gradients)', async ({ page }) => {
   test.setTimeout(1_800_000);
@@ -32,6 +31,7 @@ test('VoCo Swin backbone on webgpu equals the authors\' PyTorch fixture (forward
   expect(report.diffs.length).toBeGreaterThanOrEqual(20);
   for (const d of report.diffs) {
     expect(d.maxAbsWant, `${d.name} is all zeros`).toBeGreaterThan(0);
-    expect(d.relError, d.name).toBeLessThanOrEqual(TOLERANCE);
+    expect(d.tolerance).toBeLessThanOrEqual(d.name.includes('end to end') ? 1e-3 : 1e-4);
+    expect(d.relError, d.name).toBeLessThanOrEqual(d.tolerance);
   }
 });

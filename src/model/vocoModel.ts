@@ -13,6 +13,7 @@ import { Encoder } from './encoder';
 import type { LinearParams } from './layers/linear';
 import { SwinEncoder } from './swin/swinEncoder';
 import { initSwinWeights } from './swin/weights';
+import { internalToTorch, swinStateDictSpec, torchToInternal, type StateDictEntry } from './swin/stateDict';
 import { createProjectionHead, dropout1dRows, projectionHead, STUDENT_DROPOUT, withoutGradient, type ProjectionHeadParams } from './heads';
 import { ParamFactory, weightSeed, type NamedVariable } from './init';
 import { embedDim, isSwinPreset, swinConfigOf, validatePreset, type EncoderPreset } from './presets';
@@ -21,6 +22,8 @@ import type { NamedTensorData } from './weights';
 export class VocoModel {
   readonly embedDim: number;
   private readonly encoder: Encoder | SwinEncoder;
+  /** Swin: each weight's PyTorch layout (stored form); null for the ViT, whose stored form is the device layout. */
+  private readonly torchLayout: Map<string, StateDictEntry> | null = null;
   private readonly studentHead: ProjectionHeadParams;
   private readonly teacherHead: ProjectionHeadParams;
   private readonly encoderVars: NamedVariable[];
@@ -41,6 +44,7 @@ export class VocoModel {
       // Every weight keyed as the authors' state_dict; heads are 'student.layer{1,2,3}.0.*' / 'teacher.*'.
       const cfg = swinConfigOf(preset);
       const weights = initSwinWeights(cfg, seed);
+      this.torchLayout = new Map(swinStateDictSpec(cfg).map((e) => [e.key, e]));
       const named = [...weights].map(([name, variable]) => ({ name, variable }));
       this.encoder = new SwinEncoder(cfg, weights);
       this.encoderVars = named.filter((v) => v.name.startsWith('backbone.'));
@@ -161,40 +165,67 @@ export class VocoModel {
     return [...this.encoderVars, ...this.studentVars].map((v) => v.variable);
   }
 
-  /** Every weight incl. the teacher, in a stable order, with stable names ('encoder.blocks.0.attn.qkv.weight', 'student.0.bias', 'teacher.6.weight', …). */
+  /**
+   * Every weight incl. the teacher, in a stable order, with stable names ('encoder.blocks.0.attn.qkv.weight',
+   * 'student.0.bias', 'teacher.6.weight', …; Swin: the authors' state_dict keys), as the device holds them (our layouts).
+   */
   namedWeights(): { name: string; tensor: tf.Variable }[] {
     return [...this.encoderVars, ...this.studentVars, ...this.teacherVars].map((v) => ({ name: v.name, tensor: v.variable }));
   }
 
-  /** Downloads every weight (for checkpoints / safetensors). */
+  /**
+   * Name and shape of every weight as stored outside the device (checkpoints, run files, exports): the device layout
+   * for the ViT; for the Swin backbone the authors' PyTorch layout (linear [out, in], conv [Cout, Cin, k, k, k]), so
+   * that a saved run IS their state_dict (src/model/checkpoints reads and writes it as is).
+   */
+  storedShapes(): { name: string; shape: number[] }[] {
+    return this.namedWeights().map((w) => ({ name: w.name, shape: this.torchLayout?.get(w.name)?.torchShape ?? [...w.tensor.shape] }));
+  }
+
+  /** Downloads every weight in the stored layout (storedShapes), as fresh copies. */
   async readWeights(): Promise<NamedTensorData[]> {
     this.assertLive();
     const named = this.namedWeights();
     const data = await Promise.all(named.map((w) => w.tensor.data() as Promise<Float32Array>));
-    return named.map((w, i) => ({ name: w.name, shape: [...w.tensor.shape], data: data[i] }));
+    const shapes = this.storedShapes();
+    return named.map((w, i) => {
+      const e = this.torchLayout?.get(w.name);
+      // Copies: the result may be transferred to another thread, and on WebGPU tfjs caches what data() returned.
+      return { name: w.name, shape: shapes[i].shape, data: e ? internalToTorch(e, data[i]) : data[i].slice() };
+    });
   }
 
-  /** Loads weights by name; every weight of the model must be present with the same shape, and nothing else. */
+  /** Why `named` (stored layout) cannot be loaded: missing, unexpected or misshaped weights; empty when it can. */
+  weightProblems(named: NamedTensorData[]): string[] {
+    const byName = new Map(named.map((w) => [w.name, w]));
+    const problems: string[] = [];
+    for (const { name, shape } of this.storedShapes()) {
+      const src = byName.get(name);
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (!src) problems.push(`missing '${name}'`);
+      else if (src.shape.length !== shape.length || src.shape.some((d, i) => d !== shape[i])) problems.push(`'${name}' has shape [${src.shape}], the model needs [${shape}]`);
+      else if (src.data.length !== size) problems.push(`'${name}' has ${src.data.length} values for shape [${src.shape}]`);
+    }
+    const ownNames = new Set(this.namedWeights().map((w) => w.name));
+    for (const name of byName.keys()) if (!ownNames.has(name)) problems.push(`unexpected '${name}'`);
+    return problems;
+  }
+
+  /** Loads weights (stored layout) by name; every weight of the model must be present with its shape, and nothing else. */
   loadWeights(named: NamedTensorData[]): void {
     this.assertLive();
-    const byName = new Map(named.map((w) => [w.name, w]));
-    const own = this.namedWeights();
-    const problems: string[] = [];
-    for (const w of own) {
-      const src = byName.get(w.name);
-      if (!src) problems.push(`missing '${w.name}'`);
-      else if (src.shape.length !== w.tensor.shape.length || src.shape.some((d, i) => d !== w.tensor.shape[i])) {
-        problems.push(`'${w.name}' has shape [${src.shape}], the model needs [${w.tensor.shape}]`);
-      } else if (src.data.length !== w.tensor.size) problems.push(`'${w.name}' has ${src.data.length} values for shape [${src.shape}]`);
-    }
-    const ownNames = new Set(own.map((w) => w.name));
-    for (const name of byName.keys()) if (!ownNames.has(name)) problems.push(`unexpected '${name}'`);
+    const problems = this.weightProblems(named);
     if (problems.length) {
       const shown = problems.slice(0, 8).join('; ');
       throw new Error(`loadWeights (preset '${this.preset.name}'): ${shown}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`);
     }
+    const byName = new Map(named.map((w) => [w.name, w]));
     tf.tidy(() => {
-      for (const w of own) w.tensor.assign(tf.tensor(byName.get(w.name)!.data, w.tensor.shape, 'float32'));
+      for (const w of this.namedWeights()) {
+        const e = this.torchLayout?.get(w.name);
+        const src = byName.get(w.name)!.data;
+        w.tensor.assign(tf.tensor(e ? torchToInternal(e, src) : src, w.tensor.shape, 'float32'));
+      }
     });
   }
 

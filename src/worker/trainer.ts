@@ -259,16 +259,15 @@ export class Trainer {
   /** Everything needed to continue this run exactly (read back from the device). Call between steps. */
   async exportState(): Promise<TrainerState> {
     this.checkAlive();
-    const named = this.model.namedWeights();
-    const datas = await Promise.all(named.map(({ tensor }) => tensor.data() as Promise<Float32Array>));
+    // Stored layout (VocoModel.readWeights: the Swin backbone's weights in the authors' PyTorch layout), fresh copies.
+    const weights = await this.model.readWeights();
     const opt = await this.optimizer.getState();
     return {
       format: 'voco-trainer-state',
       version: 1,
       config: structuredClone(this.config),
       step: this.step_,
-      // Copies: the state may be transferred to another thread, and on WebGPU tfjs caches what data() returned.
-      weights: named.map(({ name, tensor }, i) => ({ name, shape: [...tensor.shape], data: datas[i].slice() })),
+      weights,
       optimizer: { step: opt.step, tensors: { ...opt.tensors } },
       rng: this.rng.getState().map((v) => v >>> 0),
       volumeOrder: [...this.volumeOrder],
@@ -297,18 +296,9 @@ export class Trainer {
       throw new Error(`Checkpoint does not fit this trainer (${mismatch.join('; ')}); create a Trainer with the checkpoint's config first`);
     }
     checkConfig(c);
-    const named = this.model.namedWeights();
-    const byName = new Map(s.weights.map((w) => [w.name, w]));
-    const missing = named.filter(({ name }) => !byName.has(name)).map(({ name }) => name);
-    if (missing.length || s.weights.length !== named.length) {
-      throw new Error(`Checkpoint weights do not match the model: missing [${missing.join(', ')}], ${s.weights.length} stored vs ${named.length} expected`);
-    }
-    for (const { name, tensor } of named) {
-      const w = byName.get(name)!;
-      const sameShape = w.shape.length === tensor.shape.length && w.shape.every((d, i) => d === tensor.shape[i]);
-      if (!sameShape || w.data.length !== tensor.size) {
-        throw new Error(`Checkpoint weight ${name} has shape [${w.shape}] (${w.data.length} values), the model needs [${tensor.shape}]`);
-      }
+    const problems = this.model.weightProblems(s.weights);
+    if (problems.length) {
+      throw new Error(`Checkpoint weights do not match the model: ${problems.slice(0, 6).join('; ')}${problems.length > 6 ? `; and ${problems.length - 6} more` : ''}`);
     }
     const rng = Rng.fromState(s.rng);
     const dropoutRng = Rng.fromState(s.dropoutRng);
@@ -316,10 +306,7 @@ export class Trainer {
       throw new Error(`Checkpoint volume order ${JSON.stringify(s.volumeOrder)} does not fit ${this.volumeIds.length} volumes`);
     }
     // All checks passed: now mutate.
-    for (const { name, tensor } of named) {
-      const w = byName.get(name)!;
-      tf.tidy(() => tensor.assign(tf.tensor(w.data, w.shape, 'float32')));
-    }
+    this.model.loadWeights(s.weights);
     this.optimizer.setState(s.optimizer);
     this.rng = rng;
     this.dropoutRng = dropoutRng;

@@ -1,8 +1,9 @@
 // The ONE place where the backbone reaches the convolution blocks (UnetrBasicBlock with res_block=True =
-// MONAI's UnetResBlock, instance norm without affine, LeakyReLU 0.01). TEMPORARY: tf.conv3d on a rank-5 view until
-// src/kernels/conv3d.ts and src/model/swin/unetrBlocks.ts (our own kernels) are merged; then this file only
-// forwards to them.
+// MONAI's UnetResBlock, instance norm without affine, LeakyReLU 0.01). The convolutions are our own kernels
+// (src/kernels/conv3d.ts); the block itself is written here until src/model/swin/unetrBlocks.ts is merged, then this
+// file only forwards to it.
 import * as tf from '@tensorflow/tfjs-core';
+import { conv3d } from '../../kernels/conv3d';
 import { voxelMean } from './voxelMean';
 import type { Dims3 } from './windows';
 
@@ -18,11 +19,11 @@ function weight(w: WeightMap, key: string): tf.Tensor2D {
 }
 
 /** Same-padded 3-D convolution, stride 1, no bias: x [n·S, Cin], w [k³·Cin, Cout] → [n·S, Cout]. */
-function conv(x: tf.Tensor2D, crops: number, dims: Dims3, w: tf.Tensor2D, k: number): tf.Tensor2D {
+function conv(x: tf.Tensor2D, crops: number, dims: Dims3, w: tf.Tensor2D, k: 1 | 3, inputGradient: boolean): tf.Tensor2D {
   const cin = x.shape[1];
   const cout = w.shape[1];
   if (k === 1) return tf.matMul(x, w);
-  const y = tf.conv3d(tf.reshape(x, [crops, ...dims, cin]) as tf.Tensor5D, tf.reshape(w, [k, k, k, cin, cout]) as tf.Tensor5D, 1, 'same');
+  const y = conv3d(tf.reshape(x, [crops, x.shape[0] / crops, cin]), w, dims, k, { inputGradient });
   return tf.reshape(y, [x.shape[0], cout]);
 }
 
@@ -35,13 +36,16 @@ export function instanceNorm(x: tf.Tensor2D, crops: number): tf.Tensor2D {
   return tf.reshape(tf.mul(centred, tf.rsqrt(tf.add(variance, INSTANCE_NORM_EPS))), x.shape) as tf.Tensor2D;
 }
 
-/** UnetrBasicBlock(res_block=True) with weights under `prefix` (e.g. 'backbone.encoder1'). */
-export function resBlock(x: tf.Tensor2D, crops: number, dims: Dims3, w: WeightMap, prefix: string): tf.Tensor2D {
+/**
+ * UnetrBasicBlock(res_block=True) with weights under `prefix` (e.g. 'backbone.encoder1'). `inputIsData`: x is the
+ * crop itself (encoder1), so its convolutions skip dL/dx.
+ */
+export function resBlock(x: tf.Tensor2D, crops: number, dims: Dims3, w: WeightMap, prefix: string, inputIsData = false): tf.Tensor2D {
   const w1 = weight(w, `${prefix}.layer.conv1.conv.weight`);
   const w2 = weight(w, `${prefix}.layer.conv2.conv.weight`);
-  let out = tf.leakyRelu(instanceNorm(conv(x, crops, dims, w1, 3), crops), LEAKY_SLOPE);
-  out = instanceNorm(conv(out, crops, dims, w2, 3), crops);
+  let out = tf.leakyRelu(instanceNorm(conv(x, crops, dims, w1, 3, !inputIsData), crops), LEAKY_SLOPE);
+  out = instanceNorm(conv(out, crops, dims, w2, 3, true), crops);
   const w3 = w.get(`${prefix}.layer.conv3.conv.weight`) as tf.Tensor2D | undefined;
-  const residual = w3 ? instanceNorm(conv(x, crops, dims, w3, 1), crops) : x;
+  const residual = w3 ? instanceNorm(conv(x, crops, dims, w3, 1, !inputIsData), crops) : x;
   return tf.leakyRelu(tf.add(out, residual), LEAKY_SLOPE) as tf.Tensor2D;
 }

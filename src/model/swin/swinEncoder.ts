@@ -67,7 +67,7 @@ export class SwinEncoder {
       [hidden[2], dims[2], 'backbone.encoder4'],
       [hidden[4], dims[4], 'backbone.encoder10'],
     ];
-    const enc = inputs.map(([x, d, key]) => resBlock(x, n, d, this.weights, key));
+    const enc = inputs.map(([x, d, key], i) => resBlock(x, n, d, this.weights, key, i === 0));
     const pooled = enc.map((e) => pool(e, n));
     return { hidden, hiddenDims: dims, enc, encDims: inputs.map((i) => i[1]), pooled, embedding: tf.concat(pooled, 1) as tf.Tensor2D };
   }
