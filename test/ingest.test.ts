@@ -132,7 +132,7 @@ describe('planning what was dropped', () => {
     ]);
     expect(plan.problems.map((p) => p.message).join('\n')).toMatch(/folder "empty" is empty/);
     expect(plan.problems.find((p) => p.name === 'notes.txt')?.message).toMatch(/not an image file/);
-    expect(plan.skipped).toEqual(['ct/LICENSE']);
+    expect(plan.leftOut).toEqual([{ path: 'ct/LICENSE', reason: 'a document, not an image (left out on purpose)' }]);
     expect(plan.units.map((u) => u.name)).toEqual(['example_ct.nii.gz']);
   });
 });

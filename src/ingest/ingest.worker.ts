@@ -27,19 +27,19 @@ async function runBatch(batchId: string, roots: ToIngestWorker['roots']) {
       batchId,
       units: units.map((u) => ({ unitId: u.unitId, name: u.name, format: u.format, files: u.files.map((f) => f.path) })),
       problems: plan.problems,
-      skipped: plan.skipped,
+      leftOut: plan.leftOut,
     });
     for (const unit of units) {
       let last = 0;
       try {
-        const { results, problems } = await loadUnit(unit, (fraction, stage) => {
+        const { results, problems, leftOut } = await loadUnit(unit, (fraction, stage) => {
           // Throttle: a progress message per ~2% is plenty for a progress bar.
           if (fraction - last < 0.02 && fraction < 1) return;
           last = fraction;
           post({ type: 'progress', batchId, unitId: unit.unitId, fraction, stage });
         });
         const transfer = results.map((r) => r.volume.data.buffer as ArrayBuffer);
-        post({ type: 'loaded', batchId, unitId: unit.unitId, results, problems }, transfer);
+        post({ type: 'loaded', batchId, unitId: unit.unitId, results, problems, leftOut }, transfer);
       } catch (err) {
         post({ type: 'failed', batchId, unitId: unit.unitId, message: (err as Error).message || String(err) });
       }

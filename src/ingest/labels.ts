@@ -14,9 +14,12 @@ export function isNamedLabelMap(name: string, facts: Pick<VolumeFacts, 'integerV
   return LABEL_NAME.test(name) && looksLikeIds(facts);
 }
 
-/** Integer values ≥ 0 with few distinct values: could be a label map if a scan shares its grid. */
+/**
+ * Integer values ≥ 0 with few distinct values: could be a label map if a scan shares its grid.
+ * A constant or empty volume (one value) is never a label map: it holds no structure.
+ */
 export function looksLikeIds(facts: Pick<VolumeFacts, 'integerValued' | 'min' | 'distinctValues'>): boolean {
-  return facts.integerValued && facts.min >= 0 && facts.distinctValues <= LABEL_MAX_DISTINCT;
+  return facts.integerValued && facts.min >= 0 && facts.distinctValues >= 2 && facts.distinctValues <= LABEL_MAX_DISTINCT;
 }
 
 /**
@@ -89,23 +92,38 @@ export function labelsOnScanGrid(labelData: VoxelArray, labelDims: readonly numb
 }
 
 /**
- * Put a new label map onto a scan that may already have one. A binary mask (0/1) becomes the next
- * free id; a multi-id map keeps its ids and is written over the existing map where it is non-zero.
+ * Put a new label map onto a scan that may already have one, keeping each file's ids apart: a binary mask
+ * (0/1) becomes the next free id, a multi-id map's ids are shifted past the existing ones (its id k becomes
+ * firstId + k - 1). Call only when the maps do not overlap (see labelOverlap).
  */
-export function mergeLabels(existing: LabelArray | undefined, incoming: LabelArray): { labels: LabelArray; assignedId: number | null } {
-  if (!existing) return { labels: incoming, assignedId: null };
+export function mergeLabels(
+  existing: LabelArray | undefined,
+  incoming: LabelArray,
+): { labels: LabelArray; assignedId: number | null; firstId: number; lastId: number } {
   let inMax = 0, exMax = 0;
   for (let i = 0; i < incoming.length; i++) if (incoming[i] > inMax) inMax = incoming[i];
+  if (!existing) return { labels: incoming, assignedId: null, firstId: 1, lastId: inMax };
   for (let i = 0; i < existing.length; i++) if (existing[i] > exMax) exMax = existing[i];
   const binary = inMax <= 1;
   const newId = binary ? exMax + 1 : null;
-  const top = Math.max(exMax, newId ?? inMax);
+  const top = binary ? newId! : exMax + inMax;
   const out: LabelArray = top <= 255 ? new Uint8Array(existing.length) : top <= 65535 ? new Uint16Array(existing.length) : new Int32Array(existing.length);
   for (let i = 0; i < out.length; i++) {
     const v = incoming[i];
-    out[i] = v > 0 ? (binary ? newId! : v) : existing[i];
+    out[i] = v > 0 ? (binary ? newId! : exMax + v) : existing[i];
   }
-  return { labels: out, assignedId: newId };
+  return { labels: out, assignedId: newId, firstId: exMax + 1, lastId: top };
+}
+
+/** Voxels labelled in both maps, and how many the incoming map labels. */
+export function labelOverlap(existing: LabelArray, incoming: LabelArray): { both: number; incoming: number } {
+  let both = 0, inc = 0;
+  for (let i = 0; i < incoming.length; i++)
+    if (incoming[i] !== 0) {
+      inc++;
+      if (existing[i] !== 0) both++;
+    }
+  return { both, incoming: inc };
 }
 
 export function countIds(labels: LabelArray): number {

@@ -2,7 +2,7 @@
 // as the ingest worker finishes each file, and label maps are attached to their scans when the batch ends.
 import { rootsFromDrop, rootsFromFileList } from '../../ingest/collect';
 import { startIngest } from '../../ingest/ingestClient';
-import { countIds, gridMapping, isNamedLabelMap, labelsOnScanGrid, looksLikeIds, mergeLabels } from '../../ingest/labels';
+import { countIds, gridMapping, isNamedLabelMap, labelOverlap, labelsOnScanGrid, looksLikeIds, mergeLabels } from '../../ingest/labels';
 import type { FromIngestWorker, IngestRoot, LoadedVolume } from '../../ingest/types';
 import { useDatasetStore, type DatasetRow } from '../../store/datasetStore';
 
@@ -78,7 +78,7 @@ function handle(msg: FromIngestWorker, batch: BatchState) {
       msg.problems.forEach((p, i) => rows.push(problemRow(msg.batchId, i, p.name, p.files, p.message)));
       batch.problems += msg.problems.length;
       s.upsertRows(rows);
-      if (msg.skipped.length) s.addSkipped(msg.skipped);
+      if (msg.leftOut.length) s.addLeftOut(msg.leftOut);
       break;
     }
     case 'progress':
@@ -91,17 +91,26 @@ function handle(msg: FromIngestWorker, batch: BatchState) {
         s.addVolume(volume);
         batch.loaded.push(r);
         const pendingLabel = looksLikeIds(facts);
+        const messages = [...facts.warnings];
+        let exclude = facts.exclude;
+        // The same grid and voxels again (the same folder dropped twice, a copy under another name): never trained twice.
+        const twin = [...store().rows, ...rows].find((x) => x.info?.hash === facts.contentHash && x.status !== 'error');
+        if (twin) {
+          messages.unshift(`duplicate of ${twin.name} (same grid and voxels${twin.files[0] ? `, ${twin.files[0]}` : ''})`);
+          exclude = `duplicate of ${twin.name}`;
+        }
         rows.push({
           rowId: volume.id,
           batchId: msg.batchId,
           name: volume.name,
           files: volume.sourceFiles,
-          status: facts.warnings.length ? 'warning' : 'ok',
+          status: messages.length ? 'warning' : 'ok',
           progress: 1,
           stage: pendingLabel ? 'label map? pairing…' : '',
-          messages: [...facts.warnings],
+          messages,
           volumeId: volume.id,
           pendingLabel,
+          exclude,
           info: {
             format: facts.format,
             dims: volume.dims,
@@ -113,8 +122,15 @@ function handle(msg: FromIngestWorker, batch: BatchState) {
             ctNote: facts.ct.note,
             modality: facts.modality,
             dtype: volume.data.constructor.name,
+            hash: facts.contentHash,
           },
         });
+      }
+      if (msg.leftOut.length) s.addLeftOut(msg.leftOut);
+      if (msg.leftOut.length && rows.length) {
+        const first = rows[0];
+        first.messages.push(`${msg.leftOut.length} file${msg.leftOut.length > 1 ? 's' : ''} left out: ${msg.leftOut.map((l) => `${l.path.split('/').pop()} (${l.reason})`).join('; ')}`);
+        first.status = 'warning';
       }
       msg.problems.forEach((p, i) => rows.push(problemRow(msg.batchId, 1000 + i, msg.unitId, [], p)));
       batch.problems += msg.problems.length;
@@ -169,17 +185,37 @@ function finishBatch(batchId: string, batch: BatchState): string[] {
           stage: '',
           status: named ? 'warning' : row.status,
           messages: named ? [`looks like a label map, but no loaded scan has the same grid (${c.volume.dims.join('×')}); listed as a volume`, ...row.messages] : row.messages,
+          exclude: named ? 'a label map without its scan' : row.exclude ?? 'looks like a label map (few integer ids), not a CT scan',
         });
       continue;
     }
     const scan = store().volumes[target.id];
     const onGrid = labelsOnScanGrid(c.volume.data, c.volume.dims, scan.dims, target.mapping);
-    const { labels, assignedId } = mergeLabels(scan.labels, onGrid);
-    store().setVolumeLabels(target.id, labels);
     const scanRow = store().rows.find((r) => r.volumeId === target!.id);
-    if (scanRow) {
-      const source = assignedId != null ? `${c.volume.name} (id ${assignedId})` : c.volume.name;
-      store().patchRow(scanRow.rowId, { labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids: countIds(labels) } });
+    const overlap = scan.labels ? labelOverlap(scan.labels, onGrid) : null;
+    if (scanRow && scan.labels && overlap && overlap.both > 0) {
+      // Overlapping maps (a vessel mask and its lumen map): merging would overwrite one with the other.
+      // Keep them apart as alternatives; the scan keeps the first, the user can pick the other in its row.
+      const current = scanRow.labels?.sources ?? [];
+      const sets = scanRow.labelSets ?? [{ sources: current, labels: scan.labels, ids: countIds(scan.labels) }];
+      const pct = Math.round((100 * overlap.both) / Math.max(1, overlap.incoming));
+      store().patchRow(scanRow.rowId, {
+        labelSets: [...sets, { sources: [c.volume.name], labels: onGrid, ids: countIds(onGrid) }],
+        activeLabelSet: scanRow.activeLabelSet ?? 0,
+        status: 'warning',
+        messages: [
+          ...scanRow.messages,
+          `${c.volume.name} overlaps ${current.join(', ')} in ${overlap.both} voxels (${pct}% of its labelled voxels): kept apart, not merged; the scan uses ${current.join(', ')} (pick the label map below)`,
+        ],
+      });
+    } else {
+      const { labels, assignedId, firstId, lastId } = mergeLabels(scan.labels, onGrid);
+      store().setVolumeLabels(target.id, labels);
+      if (scanRow) {
+        // Each file's ids stay its own: binary masks get the next id, multi-id maps a shifted range.
+        const source = assignedId != null ? `${c.volume.name} (id ${assignedId})` : scan.labels ? `${c.volume.name} (ids ${firstId}–${lastId})` : c.volume.name;
+        store().patchRow(scanRow.rowId, { labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids: countIds(labels) } });
+      }
     }
     attached.add(c.volume.id);
     store().removeRow(c.volume.id);

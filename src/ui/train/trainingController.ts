@@ -10,7 +10,7 @@ import { fingerprintVolume, matchVolumes, type VolumeFingerprint } from '../../p
 import { deleteRun, listRuns, loadRun, requestPersistentStorage, saveRun } from '../../persist/checkpoints';
 import { decodeRunFile, encodeRunFile, runFileName } from '../../persist/runFile';
 import { newRunId, runLabel, type RunMeta, type SavedRun } from '../../persist/savedRun';
-import { regionSize } from '../../store/runConfig';
+import { preprocessSettingsOf } from '../../store/runConfig';
 import {
   beginRun,
   ingestStep,
@@ -299,7 +299,7 @@ export class TrainingController {
   }
 
   private async configure(config: RunConfig, volumes: Volume[]): Promise<void> {
-    const settings: PreprocessSettings = { spacing: config.spacing, huWindow: config.huWindow, minSize: regionSize(config) };
+    const settings: PreprocessSettings = preprocessSettingsOf(config);
     const pre: PreprocessedVolume[] = [];
     for (const v of volumes) {
       setPhase('preparing', `Preprocessing ${v.name}…`);

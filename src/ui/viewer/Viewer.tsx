@@ -1,5 +1,7 @@
 // The viewer: the selected scan (or its preprocessed version, "as the model sees it") in NiiVue,
 // multiplanar + 3-D, CT window presets, and a crosshair readout in HU and millimetres.
+import { preprocessSettingsOf } from '../../store/runConfig';
+import { useRunStore } from '../../store/runStore';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { settingsKey, useDatasetStore } from '../../store/datasetStore';
 import { ensurePreprocessed } from '../preprocess/preprocessActions';
@@ -32,7 +34,8 @@ export function Viewer() {
   const row = useDatasetStore((s) => s.rows.find((r) => r.volumeId != null && r.volumeId === s.selectedId));
   const showPre = useDatasetStore((s) => s.showPreprocessed);
   const setShowPre = useDatasetStore((s) => s.setShowPreprocessed);
-  const settings = useDatasetStore((s) => s.preprocessSettings);
+  const draft = useRunStore((s) => s.draft);
+  const settings = useMemo(() => preprocessSettingsOf(draft), [draft]);
   const pre = useDatasetStore((s) => (s.selectedId ? s.preprocessed[s.selectedId] : undefined));
   const preStatus = useDatasetStore((s) => (s.selectedId ? s.preprocessStatus[s.selectedId] : undefined));
   const key = settingsKey(settings);
