@@ -20,7 +20,8 @@ export interface DicomSlice {
   transferSyntax: string;
 }
 
-export type DicomInspection = { ok: true; slice: DicomSlice } | { ok: false; reason: string };
+/** `slice`: the file is an image slice, but a broken one (cut short): its series lacks it. */
+export type DicomInspection = { ok: true; slice: DicomSlice } | { ok: false; reason: string; slice?: boolean };
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -165,7 +166,7 @@ export function inspectDicomBytes(head: Uint8Array, fileSize: number): DicomInsp
   } catch (e) {
     if (e instanceof Cut) {
       if (!complete) return { needMore: true };
-      return { ok: false, reason: `the DICOM header is cut short after ${head.length} bytes (truncated file?)` };
+      return { ok: false, slice: true, reason: `the DICOM header is cut short after ${head.length} bytes (truncated file?)` };
     }
     return { ok: false, reason: `the DICOM header could not be read (${(e as Error).message})` };
   }
@@ -180,10 +181,10 @@ export function inspectDicomBytes(head: Uint8Array, fileSize: number): DicomInsp
   if (px.length !== UNDEFINED) {
     const end = px.offset + px.length;
     if (end > fileSize)
-      return { ok: false, reason: `the file is cut short: its pixel data needs ${end - px.offset} bytes, the file holds ${Math.max(0, fileSize - px.offset)} (truncated?)` };
+      return { ok: false, slice: true, reason: `the file is cut short: its pixel data needs ${end - px.offset} bytes, the file holds ${Math.max(0, fileSize - px.offset)} (truncated?)` };
     const needed = rows * columns * ((nums.bits ?? 16) / 8) * (nums.samples ?? 1);
     if (needed > 0 && px.length < needed)
-      return { ok: false, reason: `its pixel data holds ${px.length} bytes, a ${columns}×${rows} image needs ${needed}` };
+      return { ok: false, slice: true, reason: `its pixel data holds ${px.length} bytes, a ${columns}×${rows} image needs ${needed}` };
   } else {
     // Encapsulated (compressed) frames: the fragments must end with a sequence delimiter.
     if (!complete) return { needMore: true };
@@ -191,7 +192,7 @@ export function inspectDicomBytes(head: Uint8Array, fileSize: number): DicomInsp
     try {
       readSequence();
     } catch {
-      return { ok: false, reason: 'the file is cut short inside its compressed pixel data (truncated?)' };
+      return { ok: false, slice: true, reason: 'the file is cut short inside its compressed pixel data (truncated?)' };
     }
   }
   const floats = (s: string | undefined) => (s ? s.split('\\').map(Number) : []);
@@ -220,7 +221,7 @@ export async function inspectDicom(file: Blob): Promise<DicomInspection> {
   let r = inspectDicomBytes(first, file.size);
   if ('needMore' in r) {
     r = inspectDicomBytes(new Uint8Array(await file.arrayBuffer()), file.size);
-    if ('needMore' in r) return { ok: false, reason: 'the DICOM file ends before its pixel data (truncated?)' };
+    if ('needMore' in r) return { ok: false, slice: true, reason: 'the DICOM file ends before its pixel data (truncated?)' };
   }
   return r;
 }

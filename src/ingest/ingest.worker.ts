@@ -1,6 +1,7 @@
 /// <reference lib="webworker" />
 // The ingest worker: reads, inflates, decodes and checks every dropped file off the main thread,
 // and hands each finished Volume back with its voxel buffer transferred (not copied).
+import { makeDisplayCopy } from './displayCopy';
 import { loadUnit } from './loadUnit';
 import { planRoots } from './plan';
 import type { FromIngestWorker, ToIngestWorker } from './types';
@@ -38,7 +39,12 @@ async function runBatch(batchId: string, roots: ToIngestWorker['roots']) {
           last = fraction;
           post({ type: 'progress', batchId, unitId: unit.unitId, fraction, stage });
         });
-        const transfer = results.map((r) => r.volume.data.buffer as ArrayBuffer);
+        // Over the display budget: a block-averaged copy for the viewer, made here and not on the main thread.
+        for (const r of results) {
+          const copy = makeDisplayCopy(r.volume, undefined, (f) => post({ type: 'progress', batchId, unitId: unit.unitId, fraction: 0.95 + 0.05 * f, stage: 'display copy' }));
+          if (copy) r.volume.display = copy; // the viewer says so; not a problem of the scan
+        }
+        const transfer = results.flatMap((r) => [r.volume.data.buffer as ArrayBuffer, ...(r.volume.display ? [r.volume.display.data.buffer as ArrayBuffer] : [])]);
         post({ type: 'loaded', batchId, unitId: unit.unitId, results, problems, leftOut }, transfer);
       } catch (err) {
         post({ type: 'failed', batchId, unitId: unit.unitId, message: (err as Error).message || String(err) });

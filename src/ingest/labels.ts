@@ -93,38 +93,54 @@ export function labelsOnScanGrid(labelData: VoxelArray, labelDims: readonly numb
 
 /**
  * Put a new label map onto a scan that may already have one, keeping each file's ids apart: a binary mask
- * (0/1) becomes the next free id, a multi-id map's ids are shifted past the existing ones (its id k becomes
- * firstId + k - 1). Call only when the maps do not overlap (see labelOverlap).
+ * (0/1) becomes the next free id; a multi-id map keeps its ids when none of them is taken (masks exported
+ * with their own label values, as dcmqi writes them), else its ids are shifted past the existing ones (its id k
+ * becomes firstId + k - 1). Where the maps overlap, the incoming map's ids win (see labelOverlap: the caller
+ * decides whether the overlap is small enough to merge).
  */
 export function mergeLabels(
   existing: LabelArray | undefined,
   incoming: LabelArray,
-): { labels: LabelArray; assignedId: number | null; firstId: number; lastId: number } {
+): { labels: LabelArray; assignedId: number | null; firstId: number; lastId: number; shifted: boolean } {
   let inMax = 0, exMax = 0;
   for (let i = 0; i < incoming.length; i++) if (incoming[i] > inMax) inMax = incoming[i];
-  if (!existing) return { labels: incoming, assignedId: null, firstId: 1, lastId: inMax };
-  for (let i = 0; i < existing.length; i++) if (existing[i] > exMax) exMax = existing[i];
+  if (!existing) return { labels: incoming, assignedId: null, firstId: 1, lastId: inMax, shifted: false };
+  const taken = new Set<number>();
+  for (let i = 0; i < existing.length; i++) if (existing[i] !== 0) taken.add(existing[i]);
+  for (const v of taken) if (v > exMax) exMax = v;
   const binary = inMax <= 1;
   const newId = binary ? exMax + 1 : null;
-  const top = binary ? newId! : exMax + inMax;
+  let shifted = false;
+  if (!binary) for (let i = 0; i < incoming.length && !shifted; i++) if (incoming[i] !== 0 && taken.has(incoming[i])) shifted = true;
+  const offset = shifted ? exMax : 0;
+  const top = binary ? newId! : Math.max(exMax, offset + inMax);
   const out: LabelArray = top <= 255 ? new Uint8Array(existing.length) : top <= 65535 ? new Uint16Array(existing.length) : new Int32Array(existing.length);
   for (let i = 0; i < out.length; i++) {
     const v = incoming[i];
-    out[i] = v > 0 ? (binary ? newId! : exMax + v) : existing[i];
+    out[i] = v > 0 ? (binary ? newId! : offset + v) : existing[i];
   }
-  return { labels: out, assignedId: newId, firstId: exMax + 1, lastId: top };
+  return { labels: out, assignedId: newId, firstId: offset + 1, lastId: offset + inMax, shifted };
 }
 
-/** Voxels labelled in both maps, and how many the incoming map labels. */
-export function labelOverlap(existing: LabelArray, incoming: LabelArray): { both: number; incoming: number } {
-  let both = 0, inc = 0;
-  for (let i = 0; i < incoming.length; i++)
+/** Voxels labelled in both maps, and how many each map labels. */
+export function labelOverlap(existing: LabelArray, incoming: LabelArray): { both: number; incoming: number; existing: number } {
+  let both = 0, inc = 0, ex = 0;
+  for (let i = 0; i < incoming.length; i++) {
+    if (existing[i] !== 0) ex++;
     if (incoming[i] !== 0) {
       inc++;
       if (existing[i] !== 0) both++;
     }
-  return { both, incoming: inc };
+  }
+  return { both, incoming: inc, existing: ex };
 }
+
+/**
+ * Overlap above this share of the smaller map's labelled voxels means the maps describe the same structure
+ * differently (a vessel mask and its lumen map): they are kept apart and the user picks one. Below it the maps
+ * touch at their borders (neighbouring organs drawn by hand) and are merged, with the overlap reported.
+ */
+export const OVERLAP_KEEP_APART = 0.05;
 
 export function countIds(labels: LabelArray): number {
   const seen = new Set<number>();

@@ -74,6 +74,11 @@ export async function loadUnit(unit: PlannedUnit, onProgress: Progress): Promise
         }
         onProgress(0.8 + (0.2 * (i + 1)) / series.length, 'reading converted series');
       }
+      const brokenSlices = unit.brokenSlices ?? [];
+      if (brokenSlices.length && results.length)
+        results[0].facts.warnings.push(
+          `${brokenSlices.length} slice${brokenSlices.length > 1 ? 's' : ''} of this folder left out: ${brokenSlices.map((b) => `${b.path.split('/').pop()} (${b.reason})`).join('; ')}`,
+        );
       // dcm2niix exit 8: some images were not converted. Name the files of series that gave no volume.
       if (exitCode !== 0 && exitCode !== 3 && slices.length === unit.files.length) {
         const converted = new Set(series.map((s) => String(s.sidecar.SeriesNumber ?? '')));
@@ -119,7 +124,7 @@ const mm = (v: number) => String(+v.toFixed(2));
 function describeGeometry(loaded: LoadedVolume, s: ConvertedSeries, slices: DicomSlice[]): void {
   const geo = seriesGeometry(slices);
   const uneven = geo ? unevenGaps(geo.gaps) : false;
-  const gapText = geo && geo.gaps.length ? `${mm(Math.min(...geo.gaps))}–${mm(Math.max(...geo.gaps))} mm` : '';
+  const gapText = geo && geo.gaps.length ? `${Math.min(...geo.gaps).toFixed(1)}–${Math.max(...geo.gaps).toFixed(1)} mm` : '';
   const zSize = mm(loaded.volume.spacing[2]);
   const parts: string[] = [];
   if (s.correction.tilt) parts.push(`gantry tilt ${mm(geo?.tilt ?? 0)}° corrected`);

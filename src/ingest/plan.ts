@@ -16,6 +16,8 @@ export interface PlannedUnit {
   companion?: SourceFile;
   /** DICOM: each file's header facts, in the order of `files`. */
   dicom?: DicomSlice[];
+  /** DICOM: broken slices of this folder that were left out (the series lacks them: its row says so). */
+  brokenSlices?: LeftOut[];
 }
 
 export interface Plan {
@@ -60,6 +62,7 @@ export async function planRoots(roots: IngestRoot[]): Promise<Plan> {
       continue;
     }
     const dicom: { file: SourceFile; slice: DicomSlice }[] = [];
+    const broken: LeftOut[] = [];
     const companions = new Map<string, SourceFile>();
     const mhds: SourceFile[] = [];
     const documents: SourceFile[] = [];
@@ -78,7 +81,10 @@ export async function planRoots(roots: IngestRoot[]): Promise<Plan> {
           // Read the header now: a report, a DICOMDIR or a cut-short slice is left out by name, not fed to dcm2niix.
           const r = await inspectDicom(f.file);
           if (r.ok) dicom.push({ file: f, slice: r.slice });
-          else if (inFolder) plan.leftOut.push({ path: f.path, reason: r.reason });
+          else if (inFolder) {
+            plan.leftOut.push({ path: f.path, reason: r.reason });
+            if (r.slice) broken.push({ path: f.path, reason: r.reason });
+          }
           else plan.problems.push({ name: baseName(f.path), files: [f.path], message: r.reason });
         }
         else if (kind.format === 'mhd') mhds.push(f);
@@ -132,7 +138,8 @@ export async function planRoots(roots: IngestRoot[]): Promise<Plan> {
           : group.length === 1
             ? baseName(group[0].file.path)
             : `${group.length} DICOM files`;
-      plan.units.push({ name, format: 'dicom', files: group.map((g) => g.file), gzip: false, dicom: group.map((g) => g.slice) });
+      const brokenSlices = broken.filter((b) => dirOf(b.path) === dir);
+      plan.units.push({ name, format: 'dicom', files: group.map((g) => g.file), gzip: false, dicom: group.map((g) => g.slice), brokenSlices });
     }
     // Inside folders, LICENSE/README/.json sidecars are expected company: leave them out quietly.
     // A document the user picked by itself is a mistake worth a message.

@@ -2,7 +2,7 @@
 // as the ingest worker finishes each file, and label maps are attached to their scans when the batch ends.
 import { rootsFromDrop, rootsFromFileList } from '../../ingest/collect';
 import { startIngest } from '../../ingest/ingestClient';
-import { countIds, gridMapping, isNamedLabelMap, labelOverlap, labelsOnScanGrid, looksLikeIds, mergeLabels } from '../../ingest/labels';
+import { countIds, gridMapping, isNamedLabelMap, labelOverlap, labelsOnScanGrid, looksLikeIds, mergeLabels, OVERLAP_KEEP_APART } from '../../ingest/labels';
 import type { FromIngestWorker, IngestRoot, LoadedVolume } from '../../ingest/types';
 import { useDatasetStore, type DatasetRow } from '../../store/datasetStore';
 
@@ -168,7 +168,14 @@ function finishBatch(batchId: string, batch: BatchState): string[] {
   for (const c of candidates) {
     const named = isNamedLabelMap(c.volume.name, c.facts);
     let target: { id: string; mapping: NonNullable<ReturnType<typeof gridMapping>> } | null = null;
-    for (const id of [...batchScans, ...earlierScans]) {
+    // Scans that may be trained on first (not the duplicate, not a non-HU volume); never an empty or constant one.
+    const rowOf = (id: string) => store().rows.find((r) => r.volumeId === id);
+    const eligible = [...batchScans, ...earlierScans].filter((id) => {
+      const info = rowOf(id)?.info;
+      return info && info.min !== info.max;
+    });
+    const ordered = [...eligible.filter((id) => !rowOf(id)?.exclude), ...eligible.filter((id) => rowOf(id)?.exclude)];
+    for (const id of ordered) {
       const scan = store().volumes[id];
       if (!scan || scan.id === c.volume.id) continue;
       const mapping = gridMapping(c.volume, scan);
@@ -193,28 +200,36 @@ function finishBatch(batchId: string, batch: BatchState): string[] {
     const onGrid = labelsOnScanGrid(c.volume.data, c.volume.dims, scan.dims, target.mapping);
     const scanRow = store().rows.find((r) => r.volumeId === target!.id);
     const overlap = scan.labels ? labelOverlap(scan.labels, onGrid) : null;
-    if (scanRow && scan.labels && overlap && overlap.both > 0) {
+    const share = overlap ? overlap.both / Math.max(1, Math.min(overlap.incoming, overlap.existing)) : 0;
+    if (scanRow && scan.labels && overlap && share > OVERLAP_KEEP_APART) {
       // Overlapping maps (a vessel mask and its lumen map): merging would overwrite one with the other.
       // Keep them apart as alternatives; the scan keeps the first, the user can pick the other in its row.
       const current = scanRow.labels?.sources ?? [];
       const sets = scanRow.labelSets ?? [{ sources: current, labels: scan.labels, ids: countIds(scan.labels) }];
-      const pct = Math.round((100 * overlap.both) / Math.max(1, overlap.incoming));
+      const pct = Math.round(100 * share);
       store().patchRow(scanRow.rowId, {
         labelSets: [...sets, { sources: [c.volume.name], labels: onGrid, ids: countIds(onGrid) }],
         activeLabelSet: scanRow.activeLabelSet ?? 0,
         status: 'warning',
         messages: [
           ...scanRow.messages,
-          `${c.volume.name} overlaps ${current.join(', ')} in ${overlap.both} voxels (${pct}% of its labelled voxels): kept apart, not merged; the scan uses ${current.join(', ')} (pick the label map below)`,
+          `${c.volume.name} overlaps ${current.join(', ')} in ${overlap.both} voxels (${pct}% of the smaller map): kept apart, not merged; the scan uses ${current.join(', ')} (pick the label map below)`,
         ],
       });
     } else {
-      const { labels, assignedId, firstId, lastId } = mergeLabels(scan.labels, onGrid);
+      const { labels, assignedId, firstId, lastId, shifted } = mergeLabels(scan.labels, onGrid);
       store().setVolumeLabels(target.id, labels);
       if (scanRow) {
-        // Each file's ids stay its own: binary masks get the next id, multi-id maps a shifted range.
-        const source = assignedId != null ? `${c.volume.name} (id ${assignedId})` : scan.labels ? `${c.volume.name} (ids ${firstId}–${lastId})` : c.volume.name;
-        store().patchRow(scanRow.rowId, { labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids: countIds(labels) } });
+        // Each file's ids stay its own: binary masks get the next id, multi-id maps a shifted range when theirs are taken.
+        const source = assignedId != null ? `${c.volume.name} (id ${assignedId})` : shifted ? `${c.volume.name} (ids ${firstId}–${lastId})` : c.volume.name;
+        const touch =
+          overlap && overlap.both > 0
+            ? [`${c.volume.name} overlaps ${(scanRow.labels?.sources ?? []).join(', ')} in ${overlap.both} voxels (${(100 * share).toFixed(1)}% of the smaller map): merged, ${c.volume.name}'s ids win there`]
+            : [];
+        store().patchRow(scanRow.rowId, {
+          labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids: countIds(labels) },
+          ...(touch.length ? { status: 'warning' as const, messages: [...scanRow.messages, ...touch] } : {}),
+        });
       }
     }
     attached.add(c.volume.id);
