@@ -203,7 +203,12 @@ export function makeIngestCorpus(outDir) {
   const scan = gzipSync(niftiBuffer({ dims: grid, pixdim: [3, 3, 3], affine: gridAffine, data: phantom(grid, 7), dtype: 'int16' }));
 
   // A good scan: everything else is dropped beside it.
-  put('scan.nii.gz', scan, { case: 'good scan', expect: { row: 'scan.nii.gz', status: 'ok', dims: '48 × 40 × 32', orientation: 'RAS' }, training: { ticked: true } });
+  // (Its row warns about the two overlapping label maps dropped beside it: see aorta_mask.nii / lumen_label.nii.)
+  put('scan.nii.gz', scan, {
+    case: 'good scan, with overlapping label maps dropped beside it',
+    expect: { row: 'scan.nii.gz', status: 'warning', message: 'lumen_label.nii overlaps aorta_mask.nii', dims: '48 × 40 × 32', orientation: 'RAS' },
+    training: { ticked: true },
+  });
   // The same scan again, in another folder: a duplicate is never trained twice.
   put('copies/scan-copy.nii.gz', scan, {
     case: 'duplicate of a scan',
