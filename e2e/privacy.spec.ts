@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headerProblems, parseCsp } from '../scripts/security-headers.mjs';
-import { DATA, pickFiles, pickFolder, rowNamed } from './helpers/ingest';
+import { DATA, pickFolder, rowNamed } from './helpers/ingest';
 
 // A session that does the studio's real work must never talk to anything but the page's own origin: every request
 // of the page and its workers is recorded, WebSocket and WebRTC attempts too, and the page carries a strict CSP
@@ -51,13 +51,13 @@ test('privacy: loading, training, a map, a benchmark and an import reach nothing
   expect(headerProblems(headers)).toEqual([]);
   expect(headers['x-content-type-options']).toBe('nosniff');
 
-  // Loading: the sample CT, a DICOM series (dcm2niix WebAssembly in a nested worker) and a NIfTI.
+  // Loading: the bundled samples (loaded on start) and a DICOM series (dcm2niix WebAssembly in a nested worker).
   await expect(rowNamed(page, 'sample-ct.nii.gz')).toHaveAttribute('data-status', 'ok', { timeout: 60_000 });
+  await expect(rowNamed(page, 'sample-chest-ct.nii.gz')).toHaveAttribute('data-status', 'ok', { timeout: 60_000 });
   await pickFolder(page, join(DATA, 'dicom-ct3slice-dcmqi/series'));
-  await pickFiles(page, [join(DATA, 'ct-chest-elastix/chest_ct_derived_4x.nii.gz')]);
   await expect(page.locator('[data-testid="dataset-row"][data-status="ok"]')).toHaveCount(3);
 
-  // Training: a tiny run of 2 steps on the sample and the chest CT.
+  // Training: a tiny run of 2 steps on the two samples.
   await page.getByTestId('tab-train').click();
   const dicomPick = page.locator('[data-testid="volume-pick-row"][data-name="series"] [data-testid="volume-pick"]');
   if (await dicomPick.isChecked()) await dicomPick.click(); // 3 slices: padded, but slow to pack; two volumes suffice
@@ -124,5 +124,5 @@ test('privacy: loading, training, a map, a benchmark and an import reach nothing
   // The recording sees worker traffic too: the DICOM decoder's and the wasm backend's WebAssembly came from the origin.
   expect(requests.some((u) => /dcm2niix.*\.wasm$/.test(u))).toBe(true);
   expect(requests.some((u) => /tfjs-backend-wasm.*\.wasm$/.test(u))).toBe(true);
-  expect(requests.some((u) => u.endsWith('/sample-ct.nii.gz'))).toBe(true);
+  for (const f of ['sample-ct.nii.gz', 'sample-ct_seg.nii.gz', 'sample-chest-ct.nii.gz']) expect(requests.some((u) => u.endsWith(`/${f}`))).toBe(true);
 });
