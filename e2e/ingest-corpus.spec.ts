@@ -113,3 +113,19 @@ test('voxel readout: an LPS scan reports the file voxel index, not the viewer’
 function mkdirShots() {
   mkdirSync('artifacts/screenshots', { recursive: true });
 }
+
+test('one source of truth: the Preprocess preset is the run’s spacing and HU window, and back', async ({ page }) => {
+  await openEmpty(page);
+  await page.getByTestId('tab-preprocess').click();
+  await page.getByTestId('preprocess-preset').selectOption('chest');
+  await page.getByTestId('tab-train').click();
+  await expect(page.getByTestId('cfg-spacing-0')).toHaveValue('1.25');
+  await expect(page.getByTestId('cfg-spacing-2')).toHaveValue('5');
+  await expect(page.getByTestId('cfg-hu-0')).toHaveValue('-1000');
+  await expect(page.getByTestId('cfg-hu-1')).toHaveValue('500');
+  // Editing the run's window makes the Preprocess panel follow (a custom setting).
+  await page.getByTestId('cfg-hu-1').fill('400');
+  await page.getByTestId('tab-preprocess').click();
+  await expect(page.getByTestId('preprocess-hu-hi')).toHaveValue('400');
+  await expect(page.getByTestId('preprocess-preset')).toHaveValue('custom');
+});
