@@ -253,7 +253,7 @@ async function main() {
           { name: 'all on (relaxed SIMD where available)', switches: { simd: true, relaxed: null, fusedAdamW: true } },
           { name: 'relaxed SIMD off', switches: { simd: true, relaxed: false, fusedAdamW: true } },
           { name: 'SIMD matmul off (stock loop)', switches: { simd: false, fusedAdamW: true } },
-          { name: 'fused AdamW off (tf ops)', switches: { simd: true, relaxed: null, fusedAdamW: false } },
+          { name: 'fused AdamW + grad norm off (tf ops)', switches: { simd: true, relaxed: null, fusedAdamW: false } },
           { name: 'both off (round-1 kernels)', switches: { simd: false, fusedAdamW: false } },
         ];
         report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };

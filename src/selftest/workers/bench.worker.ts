@@ -11,6 +11,7 @@ import { DEFAULT_RUN_CONFIG, estimateStepMemory } from '../../store/runConfig';
 import { useWasmSimdBatchMatMul } from '../../backend/wasmMatMulPolicy';
 import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
 import { useFusedAdamW } from '../../kernels/fusedAdamW';
+import { useSumSquaresKernel } from '../../kernels/sumSquares';
 
 /** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
 export interface KernelSwitches {
@@ -18,14 +19,17 @@ export interface KernelSwitches {
   simd?: boolean;
   /** wasm SIMD kernel: relaxed-SIMD multiply-add on / off / where the engine has it (null). */
   relaxed?: boolean | null;
-  /** AdamW: one fused kernel per variable (true) or tf ops (false). */
+  /** AdamW: one fused kernel per variable and the one-pass gradient norm (true), or tf ops for both (false). */
   fusedAdamW?: boolean;
 }
 
 function applySwitches(s: KernelSwitches) {
   if (s.simd !== undefined) useWasmSimdBatchMatMul(s.simd);
   if (s.relaxed !== undefined) setSimdRelaxed(s.relaxed);
-  if (s.fusedAdamW !== undefined) useFusedAdamW(s.fusedAdamW);
+  if (s.fusedAdamW !== undefined) {
+    useFusedAdamW(s.fusedAdamW);
+    useSumSquaresKernel(s.fusedAdamW);
+  }
   return simdFlavour();
 }
 
