@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   alignMetric,
+  chartColumns,
   comparedRun,
   comparisonCsv,
   comparisonJson,
@@ -84,6 +85,25 @@ describe('series of several runs', () => {
     expect(lr.x).toEqual([1, 3]);
     expect(lr.ys[0]).toEqual([null, null]);
     expect(lr.ys[1][0]).toBeCloseTo(1e-3, 15);
+  });
+
+  it('chart columns: per run a faint raw curve then its debiased EMA; nulls where nothing is drawable', () => {
+    const a = run('a', [0, 1, 2], { loss: [4, NaN, 1] });
+    const b = run('b', [1, 2], { loss: [2, -1] });
+    const c = chartColumns([a, b], 'loss', 0.5, false);
+    expect(c.x).toEqual([0, 1, 2]);
+    expect(c.kinds).toEqual(['raw', 'smooth', 'raw', 'smooth']);
+    expect(c.columns[0]).toEqual([4, null, 1]);
+    expect(c.columns[1][0]).toBe(4);
+    expect(c.columns[1][2]).toBeCloseTo((0.25 * 4 + 0.5 * 1) / 0.75, 12); // NaN did not advance t
+    expect(c.columns[2]).toEqual([null, 2, -1]);
+    // Raw only without smoothing; a log axis drops values ≤ 0.
+    const r = chartColumns([a, b], 'loss', 0, true);
+    expect(r.kinds).toEqual(['smooth', 'smooth']);
+    expect(r.columns).toEqual([
+      [4, null, 1],
+      [null, 2, null],
+    ]);
   });
 
   it('final and best values follow the metric direction and skip NaN', () => {

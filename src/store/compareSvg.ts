@@ -143,7 +143,10 @@ export function comparisonSvg(runs: Pick<ComparedRun, 'label' | 'steps' | 'metri
       // run's steps, and sparse series (NaN between the steps they are measured at) stay lines.
       const own = (ys: (number | null)[]) => pts(ys).filter((p) => p !== null);
       if (smooth) parts.push(`<path class="raw" data-run="${i}" d="${pathData(own(raw.ys[i]))}" fill="none" stroke="${c}" stroke-opacity="0.28" stroke-width="1"/>`);
-      parts.push(`<path class="smooth" data-run="${i}" d="${pathData(own(sm.ys[i]))}" fill="none" stroke="${c}" stroke-width="1.8"/>`);
+      const line = own(sm.ys[i]);
+      parts.push(`<path class="smooth" data-run="${i}" d="${pathData(line)}" fill="none" stroke="${c}" stroke-width="1.8"/>`);
+      // A series with one value (e.g. measured once) is a dot, not an invisible zero-length path.
+      if (line.length === 1) parts.push(`<circle class="dot" data-run="${i}" cx="${line[0]![0].toFixed(1)}" cy="${line[0]![1].toFixed(1)}" r="2.5" fill="${c}"/>`);
       for (const m of r.metrics[metric] ? r.markers : []) {
         if (m.step < x0 || m.step > x1) continue;
         const x = X(m.step).toFixed(1);

@@ -138,6 +138,28 @@ export function alignMetric(runs: Pick<ComparedRun, 'steps' | 'metrics'>[], metr
   return { x, ys };
 }
 
+/**
+ * The columns one comparison chart draws, in uPlot's aligned form: x, then per run its raw curve (only when
+ * smoothing, drawn faint) and its debiased EMA (β > 0) or raw curve (β = 0). null wherever a run has no drawable
+ * value: no point at that step, NaN, or ≤ 0 on a log axis.
+ */
+export function chartColumns(runs: Pick<ComparedRun, 'steps' | 'metrics'>[], metric: string, beta: number, log: boolean): { x: number[]; columns: (number | null)[][]; kinds: ('raw' | 'smooth')[] } {
+  const raw = alignMetric(runs, metric);
+  const sm = beta > 0 ? alignMetric(runs, metric, (v) => debiasedEma(v, beta)) : null;
+  const drawable = (ys: (number | null)[]) => ys.map((y) => (y !== null && Number.isFinite(y) && (!log || y > 0) ? y : null));
+  const columns: (number | null)[][] = [];
+  const kinds: ('raw' | 'smooth')[] = [];
+  runs.forEach((_, i) => {
+    if (sm) {
+      columns.push(drawable(raw.ys[i]));
+      kinds.push('raw');
+    }
+    columns.push(drawable((sm ?? raw).ys[i]));
+    kinds.push('smooth');
+  });
+  return { x: raw.x, columns, kinds };
+}
+
 // ---- final / best values -------------------------------------------------------------------------------------
 
 export interface MetricSummary {

@@ -13,7 +13,7 @@ import { useGpuLimits } from './gpuLimits';
 
 /** Runs of the reference (SwinViT) encoder export in the authors' layout, also as .pt. */
 function isReferencePreset(meta: RunMeta): boolean {
-  return !PRESETS[meta.config.preset];
+  return (PRESETS[meta.config.preset] as { family?: string } | undefined)?.family === 'swin';
 }
 
 export function SavedRuns() {
