@@ -2,6 +2,8 @@
 // before anything starts. Pure functions (no React, no tensors), so they are unit-tested under Node.
 import type { BackendChoice, RunConfig } from '../worker/protocol';
 import { DEFAULT_PRESET } from '../model/presets';
+import { resampledRasDims } from '../volume/rasGrid';
+import type { PreprocessSettings } from '../preprocess/settings';
 
 /** The parts of an encoder preset (src/model/presets.ts) that validation and the memory estimate need. */
 export interface PresetShape {
@@ -64,6 +66,15 @@ export function regionSize(config: Pick<RunConfig, 'gridN' | 'cropSize'>): [numb
   return [side, side, config.cropSize];
 }
 
+/**
+ * The preprocessing settings of a run: its spacing and HU window, padded to at least its training region.
+ * The one source of truth: the Preprocess panel edits these fields of the run draft, and the "as the model
+ * sees it" view, the run and the benchmark all preprocess with what this returns.
+ */
+export function preprocessSettingsOf(config: Pick<RunConfig, 'spacing' | 'huWindow' | 'gridN' | 'cropSize'>): PreprocessSettings {
+  return { spacing: [...config.spacing] as [number, number, number], huWindow: [...config.huWindow] as [number, number], minSize: regionSize(config) };
+}
+
 /** Crops per step: B volumes × (n² base crops + sw random crops). */
 export function cropsPerStep(config: Pick<RunConfig, 'gridN' | 'batchVolumes' | 'randomCrops'>): number {
   return config.batchVolumes * (config.gridN * config.gridN + config.randomCrops);
@@ -78,25 +89,8 @@ export function resampledDims(
   return [0, 1, 2].map((a) => Math.max(1, Math.round((dims[a] * spacing[a]) / target[a]))) as [number, number, number];
 }
 
-/**
- * resampledDims on the RAS axes the preprocessing reorients to: world axis w takes the voxel axis whose
- * affine column points most along w (as the preprocessing's RAS mapping does).
- */
-export function resampledRasDims(dims: readonly number[], affine: number[][], target: readonly number[]): [number, number, number] {
-  const out: [number, number, number] = [1, 1, 1];
-  const used = new Set<number>();
-  for (let w = 0; w < 3; w++) {
-    let best = -1;
-    for (let a = 0; a < 3; a++) {
-      if (used.has(a)) continue;
-      if (best < 0 || Math.abs(affine[w][a]) > Math.abs(affine[w][best])) best = a;
-    }
-    used.add(best);
-    const size = Math.hypot(affine[0][best], affine[1][best], affine[2][best]);
-    out[w] = Math.max(1, Math.round((dims[best] * size) / target[w]));
-  }
-  return out;
-}
+/** The size the preprocessing resamples a scan to (RAS order): the same axis mapping as src/preprocess. */
+export { resampledRasDims };
 
 export interface StepMemoryEstimate {
   /**
@@ -229,19 +223,8 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   }
   if (!isInt(config.randomCrops) || config.randomCrops < 1) bad('randomCrops', `random crops per volume sw = ${config.randomCrops}: must be an integer ≥ 1`);
 
-  // Region against each volume.
-  if (isInt(config.gridN) && isInt(config.cropSize) && config.gridN >= 2 && config.cropSize >= 1) {
-    const region = regionSize(config);
-    for (const v of chosen) {
-      const over = [0, 1, 2].filter((a) => region[a] > v.dims[a]);
-      if (over.length) {
-        bad(
-          'cropSize',
-          `region n·r × n·r × r = ${region.join('×')} voxels is larger than volume "${v.name}" (${v.dims.join('×')} voxels at the target spacing) along ${over.map((a) => 'xyz'[a]).join(', ')}`,
-        );
-      }
-    }
-  }
+  // No check of the region against each volume: preprocessing pads a scan smaller than n·r × n·r × r
+  // (SpatialPadd, as the reference does), so a small scan is padded, never refused.
 
   // Preprocessing.
   if (!(config.spacing?.length === 3 && config.spacing.every(isFinitePositive))) bad('spacing', `target spacing ${JSON.stringify(config.spacing)}: needs three positive sizes in mm`);
