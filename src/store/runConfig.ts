@@ -50,11 +50,14 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   warmupSteps: 10,
   totalSteps: 200,
   weightDecay: 0.01, // the reference's AdamW default
-  gradClip: 1,
+  gradClip: 0, // the reference never clips (its clip_grad_norm_ sits in the non-AMP branch only)
   seed: 42,
   backend: 'auto',
   checkpointEvery: 25,
+  dataMode: 'region',
 };
+
+export const DATA_MODE_CHOICES: NonNullable<RunConfig['dataMode']>[] = ['region', 'whole'];
 
 /** The training region of one volume in voxels: n·r × n·r × r (the base-crop grid spans x and y). */
 export function regionSize(config: Pick<RunConfig, 'gridN' | 'cropSize'>): [number, number, number] {
@@ -193,8 +196,11 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   }
   if (!isInt(config.randomCrops) || config.randomCrops < 1) bad('randomCrops', `random crops per volume sw = ${config.randomCrops}: must be an integer ≥ 1`);
 
-  // Region against each volume.
-  if (isInt(config.gridN) && isInt(config.cropSize) && config.gridN >= 2 && config.cropSize >= 1) {
+  const mode = config.dataMode ?? 'region';
+  if (!DATA_MODE_CHOICES.includes(mode)) bad('dataMode', `data mode "${String(mode)}": choose ${DATA_MODE_CHOICES.join(' or ')}`);
+
+  // Region against each volume (whole-volume mode resizes every volume to the region instead).
+  if (mode === 'region' && isInt(config.gridN) && isInt(config.cropSize) && config.gridN >= 2 && config.cropSize >= 1) {
     const region = regionSize(config);
     for (const v of chosen) {
       const over = [0, 1, 2].filter((a) => region[a] > v.dims[a]);
@@ -286,6 +292,7 @@ export function runConfigFromObject(doc: unknown, source = 'config'): RunConfig 
   if (!numTuple('spacing', 3)) problems.push('spacing ([x, y, z] mm)');
   if (!numTuple('huWindow', 2)) problems.push('huWindow ([low, high])');
   if (typeof c.backend !== 'string' || !BACKEND_CHOICES.includes(c.backend as BackendChoice)) problems.push(`backend (${BACKEND_CHOICES.join('|')})`);
+  if (c.dataMode !== undefined && !DATA_MODE_CHOICES.includes(c.dataMode as 'region')) problems.push(`dataMode (${DATA_MODE_CHOICES.join('|')})`);
   if (problems.length) throw new Error(`${source} is not a valid VoCo run configuration; missing or wrong: ${problems.join(', ')}`);
   // Fields added to RunConfig later pass through untouched; the known ones are copied and checked above.
   const out: RunConfig = {
@@ -306,6 +313,8 @@ export function runConfigFromObject(doc: unknown, source = 'config'): RunConfig 
     seed: c.seed as number,
     backend: c.backend as BackendChoice,
     checkpointEvery: c.checkpointEvery as number,
+    // Files written before the field existed trained on random regions.
+    dataMode: (c.dataMode as RunConfig['dataMode']) ?? 'region',
   };
   return out;
 }

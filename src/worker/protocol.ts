@@ -29,6 +29,13 @@ export interface RunConfig {
   backend: BackendChoice;
   /** Autosave a checkpoint every N steps; 0 disables. */
   checkpointEvery: number;
+  /**
+   * Where a training region comes from: 'region' cuts a random n·r × n·r × r window out of each volume (the
+   * reference's abdomen/BTCV mode); 'whole' resizes the whole preprocessed volume to that size (the reference's mode
+   * for whole-body and head-neck sets), so the base-crop grid spans the scan. Absent: 'region' (runs saved before
+   * the field existed).
+   */
+  dataMode?: 'region' | 'whole';
   /** Crop augmentation (flips, quarter turns, intensity shift with the reference probabilities). Default true. */
   augment?: boolean;
   /** Teacher-head EMA momentum (teacher = m·teacher + (1−m)·student, applied before each teacher forward). Default 0.9. */
@@ -65,7 +72,16 @@ export interface StepMetrics {
   labels: number[][][];
   predictions: number[][][];
   /** Crop boxes of this step, per volume (bases then randoms), plus the region origin. */
-  regions: { volumeId: string; origin: [number, number, number]; crops: CropBox[] }[];
+  regions: {
+    volumeId: string;
+    origin: [number, number, number];
+    crops: CropBox[];
+    /**
+     * Whole-volume mode: volume voxels per training voxel along x, y, z (origins and sizes above are on the resized
+     * copy; multiply by this to place them on the volume). Absent: 1 (region mode).
+     */
+    scale?: [number, number, number];
+  }[];
   /** Global L2 norm of the gradients of this step (before clipping). */
   gradNorm?: number;
 }

@@ -13,6 +13,7 @@ import { REFERENCE_AUGMENT, batchCrops, planBatch, planLabels, type BatchPlan, t
 import { vocoLosses } from '../voco/losses';
 import { Rng } from '../voco/rng';
 import { learningRate } from '../voco/schedule';
+import { trainingVolume } from '../voco/wholeVolume';
 import { packVolumes, type VolumeLayout } from '../kernels/packVolumes';
 import { sampleCrops } from '../kernels/cropSampler';
 import { PRESETS, STUDENT_DROPOUT, VocoModel, embedDim, validatePreset, type EncoderPreset } from '../model';
@@ -49,6 +50,8 @@ export class Trainer {
   private config: RunConfig;
   private readonly volumeIds: string[];
   private readonly dims: [number, number, number][];
+  /** What training crops are cut from: the packed volumes themselves, or (whole-volume mode) their resized copies. */
+  private readonly train: { packed: tf.Tensor1D; layout: VolumeLayout[]; dims: [number, number, number][] };
   private rng: Rng;
   private dropoutRng: Rng;
   private volumeOrder: number[] = [];
@@ -64,10 +67,13 @@ export class Trainer {
     private readonly packed: tf.Tensor1D,
     private readonly layout: VolumeLayout[],
     volumeIds: string[],
+    train: { packed: tf.Tensor1D; layout: VolumeLayout[] } | null,
   ) {
     this.config = { ...config };
     this.volumeIds = volumeIds;
     this.dims = layout.map((l) => l.dims);
+    const t = train ?? { packed, layout };
+    this.train = { ...t, dims: t.layout.map((l) => l.dims) };
     this.rng = new Rng(config.seed);
     // A separate stream for the dropout rows, so that the crop plans do not depend on how many rows a step has.
     this.dropoutRng = new Rng((config.seed ^ 0x0d0d0d0d) >>> 0);
@@ -87,6 +93,13 @@ export class Trainer {
     });
     const { data, layout } = packVolumes(chosen.map((v) => ({ dims: v.dims, data: v.data, name: v.name })));
     const packed = tf.tensor1d(data);
+    // Whole-volume mode trains on copies resized to the region; maps and embeddings keep the volumes' own grid.
+    let train: { packed: tf.Tensor1D; layout: VolumeLayout[] } | null = null;
+    if ((config.dataMode ?? 'region') === 'whole') {
+      const resized = chosen.map((v) => ({ ...trainingVolume(v.data, v.dims, 'whole', config.gridN, config.cropSize), name: v.name }));
+      const p = packVolumes(resized);
+      train = { packed: tf.tensor1d(p.data), layout: p.layout };
+    }
     let model: VocoModel | null = null;
     try {
       model = VocoModel.create(preset, config.cropSize, config.seed);
@@ -95,10 +108,11 @@ export class Trainer {
         amsgrad: true,
         clipNorm: config.gradClip > 0 ? config.gradClip : undefined,
       });
-      return new Trainer(config, preset, model, optimizer, packed, layout, [...config.volumeIds]);
+      return new Trainer(config, preset, model, optimizer, packed, layout, [...config.volumeIds], train);
     } catch (err) {
       model?.dispose();
       packed.dispose();
+      train?.packed.dispose();
       throw err;
     }
   }
@@ -213,6 +227,9 @@ export class Trainer {
         volumeId: this.volumeIds[v.volume],
         origin: [...v.regionOrigin] as [number, number, number],
         crops: [...v.bases.map((c) => cropBox(c, r, 'base')), ...v.randoms.map((c) => cropBox(c, r, 'random'))],
+        ...(this.train.packed !== this.packed
+          ? { scale: [0, 1, 2].map((a) => this.dims[v.volume][a] / this.train.dims[v.volume][a]) as [number, number, number] }
+          : {}),
       })),
     };
   }
@@ -376,6 +393,7 @@ export class Trainer {
     this.model.dispose();
     this.optimizer.dispose();
     this.packed.dispose();
+    if (this.train.packed !== this.packed) this.train.packed.dispose();
   }
 
   // ---- internals ----------------------------------------------------------------------------------------
@@ -393,7 +411,7 @@ export class Trainer {
     const nb = n * n;
     const B = plan.volumes.length;
     const labels = tf.tensor3d(planLabels(plan), [B, sw, nb]);
-    const tokens = sampleCrops(this.packed, this.layout, batchCrops(plan), r, this.preset.patch);
+    const tokens = sampleCrops(this.train.packed, this.train.layout, batchCrops(plan), r, this.preset.patch);
     let terms: tf.Tensor | null = null;
     let logits: tf.Tensor | null = null;
     try {
@@ -443,9 +461,9 @@ export class Trainer {
     if (cfg.fixedBatch) {
       // Replay: the same volumes and the same plan every step, from a fresh stream.
       const indices = Array.from({ length: cfg.batchVolumes }, (_, i) => i % this.volumeIds.length);
-      return planBatch(new Rng(cfg.seed), this.dims, indices, opts);
+      return planBatch(new Rng(cfg.seed), this.train.dims, indices, opts);
     }
-    return planBatch(this.rng, this.dims, this.nextVolumeIndices(), opts);
+    return planBatch(this.rng, this.train.dims, this.nextVolumeIndices(), opts);
   }
 
   /** Rows of the student's input that survive Dropout1d (drawn here so the stream is part of the trainer state). */
@@ -517,6 +535,9 @@ function checkConfig(config: RunConfig): EncoderPreset {
   int(config.totalSteps, 1, 'total steps');
   int(config.warmupSteps, 0, 'warmup steps');
   int(config.seed, 0, 'seed');
+  if (config.dataMode !== undefined && config.dataMode !== 'region' && config.dataMode !== 'whole') {
+    problems.push(`data mode must be "region" or "whole", got ${JSON.stringify(config.dataMode)}`);
+  }
   if (!(config.lr > 0 && Number.isFinite(config.lr))) problems.push(`learning rate must be > 0, got ${config.lr}`);
   if (!(config.weightDecay >= 0)) problems.push(`weight decay must be ≥ 0, got ${config.weightDecay}`);
   if (!(config.gradClip >= 0)) problems.push(`gradient clip must be ≥ 0, got ${config.gradClip}`);
