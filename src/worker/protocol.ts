@@ -84,6 +84,34 @@ export interface StepMetrics {
   }[];
   /** Global L2 norm of the gradients of this step (before clipping). */
   gradNorm?: number;
+  /** Training health (src/voco/health.ts), on every Trainer.healthEvery-th step; absent on the others. */
+  health?: StepHealth;
+}
+
+/** Training-health indicators of a step (computed in the worker; src/voco/health.ts). */
+export interface StepHealth {
+  /** Per-dimension std of the L2-normalised projections ×√dims, min and mean over dims (≈ 1 healthy, 0 collapsed). */
+  studentStd: { min: number; mean: number };
+  teacherStd: { min: number; mean: number };
+  /** Effective rank (exp entropy of singular values) of the step's projections; at most rankMax (crops per step). */
+  studentRank: number;
+  teacherRank: number;
+  rankMax: number;
+  /** Mean cosine of the student and teacher projections of the same crop. */
+  agreement: number;
+  /** Predicted vs true overlap over the recent window's random crops × base crops. */
+  calibration: { bins: { predicted: number; observed: number; count: number }[]; slope: number; correlation: number; pairs: number };
+  /** Share of the window's steps whose gradient norm exceeded the clip threshold (0 when clipping is off). */
+  clippedShare: number;
+  gradNormMedian: number;
+  /** Each loss term's trend over the window (older half vs newer half). */
+  terms: { term: 'loss' | 'intra' | 'inter' | 'reg'; state: 'falling' | 'flat' | 'rising' | 'diverging' | 'too short'; before: number; after: number; z: number }[];
+  /** Steps in the window. */
+  window: number;
+  /** Plain-words findings with what to try, worst first. */
+  diagnosis: { level: 'ok' | 'warn' | 'bad'; text: string }[];
+  /** Time spent computing this health record (device reductions + readback + the pure part), ms. */
+  ms: number;
 }
 
 export interface BackendInfo {

@@ -14,6 +14,7 @@ import { vocoLosses } from '../voco/losses';
 import { Rng } from '../voco/rng';
 import { learningRate } from '../voco/schedule';
 import { trainingVolume } from '../voco/wholeVolume';
+import { HealthTracker, type DeviceHealth } from '../voco/health';
 import { packVolumes, type VolumeLayout } from '../kernels/packVolumes';
 import { sampleCrops } from '../kernels/cropSampler';
 import { PRESETS, STUDENT_DROPOUT, VocoModel, embedDim, validatePreset, type EncoderPreset } from '../model';
@@ -46,6 +47,12 @@ export class NonFiniteLossError extends Error {
 export class Trainer {
   /** Test-only: multiply the next step's loss by NaN (exercises the non-finite guard without corrupting data). */
   poisonNextStep = false;
+  /**
+   * Training health (src/voco/health.ts) rides on every healthEvery-th step's metrics (step index ≡ 0); 0 turns it
+   * off. The device part is a few reductions of the step's projections read back with the step's summary.
+   */
+  healthEvery = 5;
+  private health: HealthTracker;
 
   private config: RunConfig;
   private readonly volumeIds: string[];
@@ -74,6 +81,7 @@ export class Trainer {
     this.dims = layout.map((l) => l.dims);
     const t = train ?? { packed, layout };
     this.train = { ...t, dims: t.layout.map((l) => l.dims) };
+    this.health = new HealthTracker(config.gradClip);
     this.rng = new Rng(config.seed);
     // A separate stream for the dropout rows, so that the crop plans do not depend on how many rows a step has.
     this.dropoutRng = new Rng((config.seed ^ 0x0d0d0d0d) >>> 0);
@@ -173,11 +181,12 @@ export class Trainer {
     const poison = this.poisonNextStep;
     this.poisonNextStep = false;
     const vars = this.model.trainableVariables();
+    const withHealth = this.healthEvery > 0 && stepIndex % this.healthEvery === 0;
     let values: Float32Array;
     let gradList: tf.Tensor[];
     try {
       this.model.emaUpdate(cfg.emaMomentum ?? DEFAULT_EMA_MOMENTUM);
-      const fb = this.forwardBackward(plan, rowKeep, vars, poison);
+      const fb = this.forwardBackward(plan, rowKeep, vars, poison, withHealth);
       gradList = fb.grads;
       try {
         values = (await fb.summary.data()) as Float32Array;
@@ -209,8 +218,8 @@ export class Trainer {
     }
     this.step_ = stepIndex + 1;
 
-    const predictions = values.subarray(SUMMARY_HEAD);
-    return {
+    const predictions = values.subarray(SUMMARY_HEAD, SUMMARY_HEAD + B * sw * nb);
+    const metrics: StepMetrics = {
       step: stepIndex,
       loss,
       intra,
@@ -232,6 +241,13 @@ export class Trainer {
           : {}),
       })),
     };
+    this.health.add(metrics);
+    if (withHealth) {
+      const th = performance.now();
+      metrics.health = this.health.report(readDeviceHealth(values.subarray(SUMMARY_HEAD + B * sw * nb), B * (nb + sw)), 0);
+      metrics.health.ms = performance.now() - th;
+    }
+    return metrics;
   }
 
   /**
@@ -344,6 +360,7 @@ export class Trainer {
     this.volumeCursor = s.volumeCursor;
     this.step_ = s.step;
     this.config = structuredClone(c);
+    this.health = new HealthTracker(c.gradClip);
   }
 
   /**
@@ -406,7 +423,7 @@ export class Trainer {
    * Forward (one backbone pass over all crops, both heads) and backward over `vars`. Returns the gradients and ONE
    * small tensor to read back: [loss, intra, inter, reg, ‖g‖², intra predictions…]. Disposes everything else.
    */
-  private forwardBackward(plan: BatchPlan, rowKeep: boolean[], vars: tf.Variable[], poison: boolean): { summary: tf.Tensor1D; grads: tf.Tensor[] } {
+  private forwardBackward(plan: BatchPlan, rowKeep: boolean[], vars: tf.Variable[], poison: boolean, withHealth = false): { summary: tf.Tensor1D; grads: tf.Tensor[] } {
     const { n, r, sw } = plan;
     const nb = n * n;
     const B = plan.volumes.length;
@@ -414,6 +431,7 @@ export class Trainer {
     const tokens = sampleCrops(this.train.packed, this.train.layout, batchCrops(plan), r, this.preset.patch);
     let terms: tf.Tensor | null = null;
     let logits: tf.Tensor | null = null;
+    let projections: [tf.Tensor2D, tf.Tensor2D] | null = null;
     try {
       const { value, grads } = tf.variableGrads(() => {
         const emb = this.model.embed(tokens);
@@ -427,6 +445,7 @@ export class Trainer {
         const total = poison ? tf.mul(out.total, NaN) : out.total;
         terms = tf.keep(tf.stack([total, out.intra, out.inter, out.reg]));
         logits = tf.keep(out.logits);
+        if (withHealth) projections = [tf.keep(student), tf.keep(teacher)];
         return total as tf.Scalar;
       }, vars);
       value.dispose();
@@ -439,13 +458,16 @@ export class Trainer {
       const summary = tf.tidy(() => {
         // Not tf.addN: webgpu's AddN binds all inputs at once and fails beyond 8 storage buffers per stage.
         const gradSq = gradList.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b));
-        return tf.concat([terms!, tf.reshape(gradSq, [1]), tf.reshape(logits!, [-1])]) as tf.Tensor1D;
+        const parts = [terms!, tf.reshape(gradSq, [1]), tf.reshape(logits!, [-1])];
+        if (projections) parts.push(healthTensor(projections[0], projections[1]));
+        return tf.concat(parts) as tf.Tensor1D;
       });
       return { summary, grads: gradList };
     } finally {
       tf.dispose([labels, tokens]);
       if (terms) tf.dispose(terms);
       if (logits) tf.dispose(logits);
+      if (projections) tf.dispose(projections);
     }
   }
 
@@ -497,6 +519,45 @@ export class Trainer {
     }
     return picked;
   }
+}
+
+/**
+ * The device part of training health, as one flat tensor: per-dimension std (×√d) min and mean of the L2-normalised
+ * student and teacher projections, their mean row-wise cosine, and the two rows×rows Gram matrices. Ranks ≤ 2.
+ */
+function healthTensor(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const d = student.shape[1];
+    const unit = (z: tf.Tensor2D) => tf.div(z, tf.maximum(tf.sqrt(tf.sum(tf.square(z), 1, true)), 1e-12)) as tf.Tensor2D;
+    const us = unit(student);
+    const ut = unit(teacher);
+    const spread = (u: tf.Tensor2D) => {
+      const std = tf.mul(tf.sqrt(tf.moments(u, 0).variance), Math.sqrt(d));
+      return [tf.reshape(tf.min(std), [1]), tf.reshape(tf.mean(std), [1])];
+    };
+    const agreement = tf.reshape(tf.mean(tf.sum(tf.mul(us, ut), 1)), [1]);
+    return tf.concat([
+      ...spread(us),
+      ...spread(ut),
+      agreement,
+      tf.reshape(tf.matMul(us, us, false, true), [-1]),
+      tf.reshape(tf.matMul(ut, ut, false, true), [-1]),
+    ]) as tf.Tensor1D;
+  });
+}
+
+function readDeviceHealth(v: Float32Array, rows: number): DeviceHealth {
+  const g = rows * rows;
+  return {
+    studentStdMin: v[0],
+    studentStdMean: v[1],
+    teacherStdMin: v[2],
+    teacherStdMean: v[3],
+    agreement: v[4],
+    studentGram: v.slice(5, 5 + g),
+    teacherGram: v.slice(5 + g, 5 + 2 * g),
+    rows,
+  };
 }
 
 function shuffled(count: number, rng: Rng): number[] {
