@@ -161,3 +161,29 @@ describe('health on real training steps (cpu)', () => {
     expect(h.studentRank).toBeCloseTo(2, 6);
   });
 });
+
+describe('health series in the metrics history', () => {
+  it('a health step fills the health columns, other steps leave NaN; files without them still load', async () => {
+    const { MetricsHistory, metricRow, metricsToCsv, metricsFromCsv, CORE_METRIC_COLUMNS, HEALTH_METRIC_COLUMNS } = await import('../src/store/metricsHistory');
+    const m: StepMetrics = { step: 0, loss: 1, intra: 1, inter: 0, reg: 0, lr: 1e-4, stepMs: 1, gradNorm: 3, labels: [[[1, 0]]], predictions: [[[0.9, 0.1]]], regions: [] };
+    const h = new MetricsHistory();
+    const health: StepHealth = {
+      studentStd: { min: 0.2, mean: 0.8 }, teacherStd: { min: 0.3, mean: 0.7 }, studentRank: 9, teacherRank: 8, rankMax: 22, agreement: 0.4,
+      calibration: { bins: [], slope: 0.6, correlation: 0.5, pairs: 10 }, clippedShare: 0.25, gradNormMedian: 3, terms: [], window: 10, diagnosis: [], ms: 1,
+    };
+    h.push(metricRow({ ...m, health }));
+    h.push(metricRow({ ...m, step: 1 }));
+    expect(Array.from(h.column('studentRank'))).toEqual([9, NaN]);
+    expect(Array.from(h.column('calSlope'))).toEqual([0.6, NaN]);
+    expect(Array.from(h.column('gradNorm'))).toEqual([3, 3]);
+    const back = metricsFromCsv(metricsToCsv(h.snapshot()));
+    expect(Array.from(back.columns.agreement)).toEqual([0.4, NaN]);
+    // A CSV of a run saved before the health series existed.
+    const old = [CORE_METRIC_COLUMNS.join(','), CORE_METRIC_COLUMNS.map(() => '1').join(',')].join('\n');
+    const snap = metricsFromCsv(old);
+    for (const c of HEALTH_METRIC_COLUMNS) expect(Array.from(snap.columns[c])).toEqual([NaN]);
+    const { columns } = snap;
+    const partial = { length: 1, columns: Object.fromEntries(CORE_METRIC_COLUMNS.map((c) => [c, columns[c]])) } as unknown as Parameters<typeof MetricsHistory.fromSnapshot>[0];
+    expect(Array.from(MetricsHistory.fromSnapshot(partial).column('teacherRank'))).toEqual([NaN]);
+  });
+});
