@@ -14,7 +14,7 @@
 // (more distinct volumes for the inter-volume term, from fewer patients). Budget runs in steps; docs/recipe.md
 // converts steps to the 5-minute target with the measured browser step time.
 import { test } from 'vitest';
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
@@ -36,6 +36,8 @@ import { cosineToQuery, cropOriginNear, mapToScan, plainCrop, slidingWindowGrid,
 import { mapAuc, structureClick } from '../src/eval/mapAuc';
 import { argmaxAccuracy } from '../src/eval/metrics';
 import { niftiVolume } from '../test/helpers/niftiNode';
+import { colorAt } from '../src/ui/maps/colormaps';
+import { encodePng } from './png';
 import type { RunConfig, StepMetrics } from '../src/worker/protocol';
 import type { PreprocessedVolume, Volume } from '../src/volume/volume';
 
@@ -111,8 +113,52 @@ function slabs(v: PreprocessedVolume, k: number, minDepth: number): Preprocessed
   return outVols;
 }
 
+/**
+ * --time B:32,S:16,tiny:16: step times of several presets/crop sizes, interleaved in one process (so machine load
+ * hits all alike), with and without the training-health record; prints the median ms per step of each and its
+ * ratio to the first (the browser-measured reference converts these to the 5-minute budget).
+ */
+async function timing(spec: string) {
+  registerBackends({ wasmThreads: Number(opt('threads', '1')) });
+  await tf.setBackend(backend);
+  await tf.ready();
+  const reps = Number(opt('reps', '5'));
+  const combos = spec.split(',').map((c) => {
+    const [preset, r] = c.split(':');
+    return { preset, r: Number(r) };
+  });
+  const trainers: { label: string; trainer: Trainer; health: boolean; ms: number[] }[] = [];
+  for (const c of combos) {
+    const minSize: [number, number, number] = [3 * c.r, 3 * c.r, c.r];
+    const settings = { spacing: config.spacing, huWindow: config.huWindow, minSize };
+    const vols = [preprocessVolume(niftiVolume(ABDOMEN, { id: 'abdomen' }), settings), preprocessVolume(niftiVolume(CHEST, { id: 'chest' }), settings)];
+    for (const health of [false, true]) {
+      const t = await Trainer.create({ ...config, preset: c.preset, cropSize: c.r, volumeIds: ['abdomen', 'chest'], totalSteps: 1000 }, vols);
+      t.healthEvery = health ? 1 : 0;
+      await t.step(); // warm-up (kernel set-up, first allocations)
+      trainers.push({ label: `${c.preset} r=${c.r}${health ? ' +health every step' : ''}`, trainer: t, health, ms: [] });
+    }
+  }
+  const healthMs: number[] = [];
+  for (let k = 0; k < reps; k++) {
+    for (const t of trainers) {
+      const m = await t.trainer.step();
+      t.ms.push(m.stepMs);
+      if (m.health) healthMs.push(m.health.ms);
+    }
+  }
+  const ref = median(trainers[0].ms);
+  const rows = trainers.map((t) => ({ label: t.label, medianMs: Math.round(median(t.ms)), ratio: +(median(t.ms) / ref).toFixed(3) }));
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    emit({ timing: rows[i].label, medianMs: rows[i].medianMs, ratioToFirst: rows[i].ratio, withHealthMs: rows[i + 1].medianMs, healthOverhead: +(rows[i + 1].medianMs / rows[i].medianMs - 1).toFixed(3), reps, load: loadavg().map((x) => +x.toFixed(2)) });
+  }
+  emit({ healthPureMsMedian: +median(healthMs).toFixed(2) });
+  trainers.forEach((t) => t.trainer.dispose());
+}
+
 async function main() {
   if (![ABDOMEN, CHEST].every(existsSync)) throw new Error(`test data missing under ${DATA}`);
+  if (opt('time')) return timing(opt('time')!);
   registerBackends({ wasmThreads: Number(opt('threads', '1')) });
   await tf.setBackend(backend);
   await tf.ready();
@@ -148,7 +194,7 @@ async function main() {
         const model = VocoModel.create(PRESETS[config.preset], r, config.seed);
         model.loadWeights(state.weights);
         try {
-          const evals = await evaluate(model, initial, pre, abdomenScan, s === 0);
+          const evals = await evaluate(model, initial, pre, abdomenScan, s === evalAt[0], s === steps);
           const last = history.slice(-Math.max(1, Math.floor(history.length / 3)));
           const first = history.slice(0, Math.max(1, Math.floor(history.length / 3)));
           const mean = (xs: StepMetrics[], k: keyof StepMetrics) => xs.reduce((a, m) => a + (m[k] as number), 0) / Math.max(1, xs.length);
@@ -171,7 +217,11 @@ async function main() {
           model.dispose();
         }
       }
-      if (s === steps) break;
+      if (s === steps) {
+        const r3 = (k: 'loss' | 'intra' | 'inter' | 'reg') => history.map((m) => +m[k].toFixed(3));
+        emit({ step: s, curves: { loss: r3('loss'), intra: r3('intra'), inter: r3('inter'), reg: r3('reg') } });
+        break;
+      }
       const m = await trainer.step();
       stepMsSum += m.stepMs;
       history.push(m);
@@ -262,6 +312,66 @@ async function positionAccuracy(model: VocoModel, v: PreprocessedVolume): Promis
 }
 
 let untrainedCache: Record<string, number> | null = null;
+/** --png DIR: at the last evaluation, one picture per structure (untrained | trained map on the click's axial slice). */
+let pngDir: string | null = null;
+
+/**
+ * Untrained (left) and trained (right) map on the axial slice through the click, each over the CT in a soft-tissue
+ * window, coloured (inferno) from the map's own 90th percentile to its maximum like the Maps tab's auto range; the
+ * clicked structure's outline in green, the click as a cyan cross. Oriented as the Maps tab (right → right, anterior up).
+ */
+function slicePicture(scan: Volume, untrained: Float32Array, trained: Float32Array, click: number[], structure: number): Uint8Array {
+  const [nx, ny] = scan.dims;
+  const z = click[2];
+  const scale = 3;
+  const gap = 6;
+  const W = (2 * nx + 0) * scale + gap;
+  const H = ny * scale;
+  const rgb = new Uint8Array(W * H * 3).fill(40);
+  const flipX = scan.affine[0][0] < 0;
+  const flipY = scan.affine[1][1] > 0;
+  const labels = scan.labels!;
+  [untrained, trained].forEach((map, panel) => {
+    const slice: number[] = [];
+    for (let i = 0; i < nx * ny; i++) {
+      const v = map[z * nx * ny + i];
+      if (Number.isFinite(v)) slice.push(v);
+    }
+    slice.sort((a, b) => a - b);
+    const lo = slice[Math.floor(0.9 * (slice.length - 1))];
+    const hi = slice[slice.length - 1];
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++) {
+        const i = z * nx * ny + y * nx + x;
+        const g = Math.round(Math.min(1, Math.max(0, (Number(scan.data[i]) + 160) / 400)) * 255);
+        let c: [number, number, number] = [g, g, g];
+        const v = map[i];
+        if (Number.isFinite(v) && v > lo) {
+          const m = colorAt('inferno', (v - lo) / Math.max(1e-6, hi - lo));
+          c = [0, 1, 2].map((k) => Math.round(c[k] * 0.35 + m[k] * 0.65)) as [number, number, number];
+        }
+        const inside = labels[i] === structure;
+        const edge = inside && [[1, 0], [-1, 0], [0, 1], [0, -1]].some(([dx, dy]) => {
+          const xx = x + dx, yy = y + dy;
+          return xx < 0 || yy < 0 || xx >= nx || yy >= ny || labels[z * nx * ny + yy * nx + xx] !== structure;
+        });
+        if (edge) c = [80, 255, 80];
+        if ((x === click[0] && Math.abs(y - click[1]) <= 2) || (y === click[1] && Math.abs(x - click[0]) <= 2)) c = [0, 230, 255];
+        const px = flipX ? nx - 1 - x : x;
+        const py = flipY ? ny - 1 - y : y;
+        for (let sy = 0; sy < scale; sy++) {
+          for (let sx = 0; sx < scale; sx++) {
+            const o = 3 * ((py * scale + sy) * W + panel * (nx * scale + gap) + px * scale + sx);
+            rgb[o] = c[0];
+            rgb[o + 1] = c[1];
+            rgb[o + 2] = c[2];
+          }
+        }
+      }
+    }
+  });
+  return encodePng(W, H, rgb);
+}
 
 /** Similarity-map AUCs on the abdomen CT for clicks deep inside each structure: trained, untrained, intensity. */
 async function mapAucs(model: VocoModel, initial: VocoModel, v: PreprocessedVolume, scan: Volume, withUntrained: boolean) {
@@ -284,6 +394,7 @@ async function mapAucs(model: VocoModel, initial: VocoModel, v: PreprocessedVolu
       const origin = cropOriginNear(p, r);
       const aucs: Record<string, number> = {};
       let intensity = NaN;
+      const pictures: Float32Array[] = [];
       for (const [k, m] of models) {
         const q = await embed(m, packed, layout, [plainCrop(0, origin)]);
         const values = cosineToQuery(rowsBy[k], m.embedDim, q);
@@ -292,6 +403,11 @@ async function mapAucs(model: VocoModel, initial: VocoModel, v: PreprocessedVolu
         if (!a.ok) throw new Error(`${label}: ${a.reason}`);
         aucs[k] = a.auc;
         intensity = a.intensityAuc;
+        pictures.push(onScan);
+      }
+      if (pngDir && pictures.length === 2) {
+        const file = resolve(pngDir, `maps-${name}-${label}.png`);
+        writeFileSync(file, slicePicture(scan, pictures[1], pictures[0], click, id));
       }
       if (aucs.untrained === undefined) aucs.untrained = untrainedCache![label];
       res[label] = { trained: aucs.trained, untrained: aucs.untrained, intensity };
@@ -305,10 +421,13 @@ async function mapAucs(model: VocoModel, initial: VocoModel, v: PreprocessedVolu
   }
 }
 
-async function evaluate(model: VocoModel, initial: VocoModel, pre: Record<string, PreprocessedVolume>, abdomenScan: Volume, first: boolean) {
+async function evaluate(model: VocoModel, initial: VocoModel, pre: Record<string, PreprocessedVolume>, abdomenScan: Volume, first: boolean, last: boolean) {
   const held = await positionAccuracy(model, pre[heldOut]);
   const seen = trainOn === 'both' ? null : await positionAccuracy(model, pre[trainOn === 'chest' ? 'chest' : 'abdomen']);
-  const maps = argv.includes('--no-maps') ? null : await mapAucs(model, initial, pre.abdomen, abdomenScan, first);
+  const png = opt('png');
+  pngDir = png && last ? resolve(root, png) : null;
+  if (pngDir) mkdirSync(pngDir, { recursive: true });
+  const maps = argv.includes('--no-maps') ? null : await mapAucs(model, initial, pre.abdomen, abdomenScan, first || !!pngDir);
   return { heldOutAcc: held.acc, chance: held.chance, trainScanAcc: seen?.acc ?? null, maps };
 }
 

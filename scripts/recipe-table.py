@@ -6,6 +6,8 @@ rows = []
 for path in sorted(glob.glob(sys.argv[1] if len(sys.argv) > 1 else 'artifacts/recipe/*.jsonl')):
     for line in open(path):
         d = json.loads(line)
+        if 'config' not in d:
+            continue
         c = d['config']
         m = d.get('maps') or {}
         mean = m.get('mean', {})

@@ -8,6 +8,7 @@ import { resampledRasDims, validateRunConfig, type ConfigIssue, type GpuLimits }
 import { useRunStore } from '../../store/runStore';
 import { CropOverlayControls } from './CropOverlay';
 import { LivePlots } from './LivePlots';
+import { HealthPanel } from './HealthPanel';
 import { PositionHeatmaps } from './PositionHeatmaps';
 import { RunControls } from './RunControls';
 import { RunSetupPanel } from './RunSetupPanel';
@@ -85,6 +86,7 @@ export function TrainPanel() {
       </section>
       <RunControls onStart={onStart} startBlocked={startBlocked} />
       <LivePlots />
+      <HealthPanel />
       <PositionHeatmaps />
       <CropOverlayControls />
     </div>
