@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { rowNamed } from './helpers/ingest';
 
 const SHOTS = resolve('artifacts/screenshots');
-const STEPS = Number(process.env.HEALTH_E2E_STEPS ?? 60);
+const STEPS = Number(process.env.HEALTH_E2E_STEPS ?? 90);
 
 interface RunHook {
   column(name: string): number[];

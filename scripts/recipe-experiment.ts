@@ -21,7 +21,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerBackends } from '../src/backend/backends';
-import { Trainer } from '../src/worker/trainer';
+import { Trainer, healthTensor } from '../src/worker/trainer';
+import { HealthTracker } from '../src/voco/health';
 import { DEFAULT_RUN_CONFIG } from '../src/store/runConfig';
 import { preprocessVolume } from '../src/preprocess/preprocess';
 import { worldToVoxel } from '../src/preprocess/geometry';
@@ -140,17 +141,40 @@ async function timing(spec: string) {
     }
   }
   const healthMs: number[] = [];
+  // The device part of health alone (reductions + Gram matrices of the projections, read back) and the pure part,
+  // timed between the steps on projections of a step's shape: its cost per step is this ÷ healthEvery.
+  const probe: Record<string, number[]> = {};
+  const tracker = new HealthTracker(0);
   for (let k = 0; k < reps; k++) {
     for (const t of trainers) {
       const m = await t.trainer.step();
       t.ms.push(m.stepMs);
+      tracker.add(m);
       if (m.health) healthMs.push(m.health.ms);
+      if (t.health) continue;
+      const p = PRESETS[t.trainer.preset.name];
+      const rows = config.batchVolumes * (config.gridN ** 2 + config.randomCrops);
+      const s0 = tf.randomNormal([rows, p.headOut]) as tf.Tensor2D;
+      const t0 = tf.randomNormal([rows, p.headOut]) as tf.Tensor2D;
+      await s0.data();
+      await t0.data();
+      const a = performance.now();
+      const h = healthTensor(s0, t0);
+      const v = (await h.data()) as Float32Array;
+      tracker.report({ studentStdMin: v[0], studentStdMean: v[1], teacherStdMin: v[2], teacherStdMean: v[3], agreement: v[4], studentGram: v.slice(5, 5 + rows * rows), teacherGram: v.slice(5 + rows * rows), rows }, 0);
+      (probe[t.label] ??= []).push(performance.now() - a);
+      tf.dispose([s0, t0, h]);
     }
   }
   const ref = median(trainers[0].ms);
   const rows = trainers.map((t) => ({ label: t.label, medianMs: Math.round(median(t.ms)), ratio: +(median(t.ms) / ref).toFixed(3) }));
   for (let i = 0; i + 1 < rows.length; i += 2) {
-    emit({ timing: rows[i].label, medianMs: rows[i].medianMs, ratioToFirst: rows[i].ratio, withHealthMs: rows[i + 1].medianMs, healthOverhead: +(rows[i + 1].medianMs / rows[i].medianMs - 1).toFixed(3), reps, load: loadavg().map((x) => +x.toFixed(2)) });
+    const healthOnly = median(probe[rows[i].label] ?? []);
+    emit({
+      timing: rows[i].label, medianMs: rows[i].medianMs, ratioToFirst: rows[i].ratio, withHealthEveryStepMs: rows[i + 1].medianMs,
+      healthMs: +healthOnly.toFixed(2), healthShareEvery1: +(healthOnly / rows[i].medianMs).toFixed(4), healthShareEvery5: +(healthOnly / 5 / rows[i].medianMs).toFixed(4),
+      reps, load: loadavg().map((x) => +x.toFixed(2)),
+    });
   }
   emit({ healthPureMsMedian: +median(healthMs).toFixed(2) });
   trainers.forEach((t) => t.trainer.dispose());

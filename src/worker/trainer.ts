@@ -526,7 +526,7 @@ export class Trainer {
  * The device part of training health, as one flat tensor: per-dimension std (×√d) min and mean of the L2-normalised
  * student and teacher projections, their mean row-wise cosine, and the two rows×rows Gram matrices. Ranks ≤ 2.
  */
-function healthTensor(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Tensor1D {
+export function healthTensor(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const d = student.shape[1];
     const unit = (z: tf.Tensor2D) => tf.div(z, tf.maximum(tf.sqrt(tf.sum(tf.square(z), 1, true)), 1e-12)) as tf.Tensor2D;
