@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { detectFormat } from '../src/ingest/detect';
-import { gridMapping, isNamedLabelMap, labelsOnScanGrid, mergeLabels } from '../src/ingest/labels';
+import { gridMapping, isNamedLabelMap, labelOverlap, labelsOnScanGrid, mergeLabels } from '../src/ingest/labels';
 import { loadUnit } from '../src/ingest/loadUnit';
 import { niftiBytes } from '../src/ingest/niftiWrite';
 import { planRoots } from '../src/ingest/plan';
@@ -132,7 +132,7 @@ describe('planning what was dropped', () => {
     ]);
     expect(plan.problems.map((p) => p.message).join('\n')).toMatch(/folder "empty" is empty/);
     expect(plan.problems.find((p) => p.name === 'notes.txt')?.message).toMatch(/not an image file/);
-    expect(plan.skipped).toEqual(['ct/LICENSE']);
+    expect(plan.leftOut).toEqual([{ path: 'ct/LICENSE', reason: 'a document, not an image (left out on purpose)' }]);
     expect(plan.units.map((u) => u.name)).toEqual(['example_ct.nii.gz']);
   });
 });
@@ -188,6 +188,21 @@ describe('label maps', () => {
     const second = mergeLabels(first.labels, b);
     expect(Array.from(second.labels)).toEqual([2, 1, 2, 0]);
     expect(second.assignedId).toBe(2);
+  });
+
+  it("keeps each file's ids apart: disjoint ids stay, colliding ids are shifted past the existing ones", () => {
+    const aorta = new Uint8Array([1, 1, 1, 0, 0, 0]);
+    const lumen = new Uint8Array([0, 1, 2, 0, 0, 0]); // ids 1, 2: 1 collides with the aorta's id
+    const shifted = mergeLabels(aorta, lumen);
+    expect(shifted.shifted).toBe(true);
+    expect([shifted.firstId, shifted.lastId]).toEqual([2, 3]);
+    expect(Array.from(shifted.labels)).toEqual([1, 2, 3, 0, 0, 0]);
+    const heart = new Uint8Array([0, 0, 0, 3, 0, 0]);
+    const spine = new Uint8Array([0, 0, 0, 0, 2, 2]); // dcmqi-style: each mask with its own label value
+    const kept = mergeLabels(heart, spine);
+    expect(kept.shifted).toBe(false);
+    expect(Array.from(kept.labels)).toEqual([0, 0, 0, 3, 2, 2]);
+    expect(labelOverlap(aorta, lumen)).toEqual({ both: 2, incoming: 2, existing: 3 });
   });
 });
 

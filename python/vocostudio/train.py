@@ -42,6 +42,9 @@ def parse_args(argv=None):
     ap.add_argument('--checkpoint-every', type=int, default=0, help='also write a .voco every N steps (0: only at the end)')
     ap.add_argument('--cache', help='preprocessed-volume cache folder (default: OUT/cache)')
     ap.add_argument('--workers', type=int, default=2, help='DataLoader workers per process')
+    ap.add_argument('--order', choices=['studio', 'torch'], default='studio',
+                    help="volume order: the studio's (epochs over one seeded shuffle; continues the browser exactly) or torch's "
+                         "DistributedSampler (the authors' way; seed = the run's seed, epoch by epoch)")
     ap.add_argument('--mode', choices=['region', 'whole'], default='region', help='preprocessing: pad to the training region, or resample the whole foreground onto it')
     ap.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
     ap.add_argument('--amp', action='store_true', help='mixed precision (fp16 autocast) on CUDA')
@@ -81,6 +84,10 @@ def main(argv=None):
         dist.init_process_group(backend)
     try:
         return run(args, rank, world, device, backend)
+    except (ValueError, OSError) as e:
+        # Bad input (a file that is not a run, a scan that cannot be read, a data set too small): say what and where.
+        print(f'vocostudio.train (rank {rank}): {e}', file=sys.stderr, flush=True)
+        return 2
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
@@ -116,8 +123,8 @@ def run(args, rank, world, device, backend):
     tr = src.trainer
     cl = src.manifest.get('cluster')
     studio_count = len(src.config['volumeIds'])
-    if cl and cl.get('dataFingerprint') == fingerprint:
-        state = SamplerState(cl['rng'], cl['volumeOrder'], cl['volumeCursor'], cl['dropoutRng'])
+    if cl and cl.get('dataFingerprint') == fingerprint and (cl.get('epoch') is not None) == (args.order == 'torch'):
+        state = SamplerState(cl['rng'], cl['volumeOrder'], cl['volumeCursor'], cl['dropoutRng'], cl.get('epoch'))
         how = 'the cluster run\'s sampler state'
     elif len(scans) == studio_count:
         state = SamplerState(tr['rng'], tr['volumeOrder'], tr['volumeCursor'], tr['dropoutRng'])
@@ -126,7 +133,10 @@ def run(args, rank, world, device, backend):
         state = SamplerState(tr['rng'], [], 0, tr['dropoutRng'])
         how = f'the studio\'s generators, a fresh epoch over {len(scans)} volumes'
     sampler = StudioSampler(cfg['seed'], n, r, cfg['randomCrops'], cfg['batchVolumes'], len(scans),
-                            augment=cfg.get('augment', True) is not False, fixed_batch=bool(cfg.get('fixedBatch')), state=state)
+                            augment=cfg.get('augment', True) is not False, fixed_batch=bool(cfg.get('fixedBatch')), state=state,
+                            order=args.order, world=world)
+    if args.order == 'torch':
+        how += f"; volume order from torch's DistributedSampler (epoch {sampler.torch_order.epoch})"
     trainer = trainer_from_run(src, device=device, ddp=world > 1, amp=args.amp, config_override=overrides)
     start = trainer.step_index
     log(rank, f'[vocostudio] continuing "{src.meta.get("name", "run")}" at step {start} (schedule {cfg["totalSteps"]} steps, '
@@ -134,7 +144,8 @@ def run(args, rank, world, device, backend):
     if start + args.steps > cfg['totalSteps']:
         log(rank, f'[vocostudio] note: steps past {cfg["totalSteps"]} run at the schedule\'s floor (minLr); pass --total-steps to extend it')
 
-    label = f'cluster: torchrun ×{world} ({backend}, {device.type}{", amp" if args.amp else ""})'
+    launcher = 'torchrun' if 'TORCHELASTIC_RUN_ID' in os.environ else 'python'
+    label = f'cluster: {launcher} ×{world} ({backend}, {device.type}{", amp" if args.amp else ""})'
     marker = None if cl else {'step': start, 'label': label}
     cluster_meta = {'package': f'vocostudio {__version__}', 'torch': torch.__version__, 'worldSize': world, 'backend': backend,
                     'device': device.type, 'amp': bool(args.amp), 'volumes': len(scans), 'data': os.path.abspath(args.data),
@@ -143,7 +154,7 @@ def run(args, rank, world, device, backend):
     loader = make_loader(paths, dims, sampler, r, trainer.preset.patch, rank, world, args.steps, workers=args.workers)
 
     def save(final):
-        same_volumes = len(scans) == studio_count
+        same_volumes = len(scans) == studio_count and args.order == 'studio'
         studio_state = last_state if same_volumes else SamplerState(last_state.rng, [], 0, last_state.dropoutRng)
         out = update_run(src, trainer, last_state, rows, marker=marker, cluster=cluster_meta, studio_sampler_state=studio_state,
                          backend=f'torch {torch.__version__} {device.type} ×{world}')

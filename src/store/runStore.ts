@@ -61,6 +61,8 @@ export interface RunStoreState {
   savedRuns: RunMeta[];
   /** A one-line message for the user (import done, config loaded…). */
   notice: string | null;
+  /** Why the active run cannot train on this device (an imported model too large for it), or null. */
+  trainBlocked: string | null;
 }
 
 export const initialRunState: RunStoreState = {
@@ -86,6 +88,7 @@ export const initialRunState: RunStoreState = {
   draft: DEFAULT_RUN_CONFIG,
   savedRuns: [],
   notice: null,
+  trainBlocked: null,
 };
 
 /** What survives a run reset: the setup draft, the saved-run list and the backend badge. */

@@ -17,6 +17,7 @@ import { trainingVolume } from '../voco/wholeVolume';
 import { HealthTracker, type DeviceHealth } from '../voco/health';
 import { packVolumes, type VolumeLayout } from '../kernels/packVolumes';
 import { sampleCrops } from '../kernels/cropSampler';
+import { sumOfSquares } from '../kernels/sumSquares';
 import { PRESETS, STUDENT_DROPOUT, VocoModel, embedDim, validatePreset, type EncoderPreset } from '../model';
 import type { PreprocessedVolume } from '../volume/volume';
 import type { CropBox, RunConfig, StepMetrics, TrainerState } from './protocol';
@@ -457,8 +458,9 @@ export class Trainer {
         throw new Error(`No gradient reached ${missing.length} trainable variable(s): the model's variable list and its graph disagree`);
       }
       const summary = tf.tidy(() => {
-        // Not tf.addN: webgpu's AddN binds all inputs at once and fails beyond 8 storage buffers per stage.
-        const gradSq = gradList.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b));
+        // One pass on cpu/wasm (src/kernels/sumSquares.ts); pairwise tf ops elsewhere (not tf.addN: webgpu's AddN
+        // binds all inputs at once and fails beyond 8 storage buffers per stage).
+        const gradSq = sumOfSquares(gradList);
         const parts = [terms!, tf.reshape(gradSq, [1]), tf.reshape(logits!, [-1])];
         if (projections) parts.push(healthTensor(projections[0], projections[1]));
         return tf.concat(parts) as tf.Tensor1D;

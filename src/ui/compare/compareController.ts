@@ -100,34 +100,28 @@ async function readFile(f: File): Promise<ComparedRun> {
   const lower = f.name.toLowerCase();
   if (lower.endsWith('.csv')) {
     const parsed = parseMetricsCsv(await f.text(), f.name);
-    return {
+    return comparedRun({
       key,
       label: f.name.replace(/\.csv$/i, ''),
       origin: 'file',
       config: null,
       volumes: null,
-      steps: parsed.steps,
-      metrics: parsed.metrics,
+      history: { columns: { ...parsed.metrics, step: parsed.steps }, length: parsed.steps.length },
       markers: parsed.markers,
-    };
+    });
   }
   if (lower.endsWith(RUN_FILE_EXTENSION) || lower.endsWith('.zip')) {
     const summary = readRunFileSummary(new Uint8Array(await f.arrayBuffer()), f.name);
-    return {
+    const m = summary.metrics;
+    return comparedRun({
       key,
       label: `${summary.meta.name ?? f.name} (${f.name})`,
       origin: 'file',
-      config: summary.config ? stripIds(summary.config) : null,
+      config: summary.config,
       volumes: Array.isArray(summary.meta.volumes) ? summary.meta.volumes.map((v) => ({ name: v.name, sha256: v.sha256 })) : null,
-      steps: summary.metrics.steps,
-      metrics: summary.metrics.metrics,
+      history: { columns: { ...m.metrics, step: m.steps }, length: m.steps.length },
       markers: summary.meta.markers ?? [],
-    };
+    });
   }
   throw new Error(`${f.name}: not a run file (${RUN_FILE_EXTENSION}) or a metrics CSV (.csv)`);
-}
-
-function stripIds(config: object): Record<string, unknown> {
-  const { volumeIds: _ids, ...rest } = config as Record<string, unknown>;
-  return rest;
 }
