@@ -252,6 +252,15 @@ export function makeIngestCorpus(outDir) {
       expect: { row: 'zero-voxel-size.nii', status: 'error', message: 'voxel size 0 mm along j' },
     });
   }
+  // Zero pixdim, but an sform that gives the voxel axes: the sform decides, and the row says so.
+  {
+    const d = [20, 20, 20];
+    put('zero-pixdim-sform.nii', niftiBuffer({ dims: d, pixdim: [2, 0, 2], affine: diag([2, 2, 2], [400, 0, 0]), data: phantom(d, 21), dtype: 'int16' }), {
+      case: 'zero pixdim with a valid sform',
+      expect: { row: 'zero-pixdim-sform.nii', status: 'warning', message: "using the sform's voxel size 2 × 2 × 2 mm" },
+      training: { ticked: true },
+    });
+  }
   // All zeros on the scan's grid: not a label map with no ids.
   put('empty.nii', niftiBuffer({ dims: grid, pixdim: [3, 3, 3], affine: gridAffine, data: new Int16Array(48 * 40 * 32), dtype: 'int16' }), {
     case: 'all-zero volume on a scan grid',

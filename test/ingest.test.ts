@@ -116,6 +116,39 @@ describe('NIfTI loading', () => {
   });
 });
 
+describe('DICOM headers', () => {
+  it('reads the real series (uncompressed and JPEG 2000) as whole image slices of one series each', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { inspectDicom, seriesGeometry } = await import('../src/ingest/dicomHeader');
+    for (const [dir, n, ts] of [
+      ['dicom-ct3slice-dcmqi/series', 3, '1.2.840.10008.1.2'], // implicit VR little endian
+      ['dicom-abdomen-j2k-totalseg/series', 20, '1.2.840.10008.1.2.4.90'],
+    ] as const) {
+      const files = readdirSync(`${DATA}/${dir}`);
+      expect(files).toHaveLength(n);
+      const slices = [];
+      for (const f of files) {
+        const r = await inspectDicom(new Blob([readFileSync(`${DATA}/${dir}/${f}`)]));
+        expect(r.ok, `${dir}/${f}: ${r.ok ? '' : r.reason}`).toBe(true);
+        if (r.ok) slices.push(r.slice);
+      }
+      expect(new Set(slices.map((s) => s.seriesUid)).size).toBe(1); // (the JPEG 2000 set is anonymised: its UIDs are empty)
+      expect(slices[0].modality).toBe('CT');
+      expect(slices[0].transferSyntax).toBe(ts);
+      expect([slices[0].rows, slices[0].columns]).toEqual([512, 512]);
+      const geo = seriesGeometry(slices)!;
+      expect(geo.tilt).toBe(0);
+      expect(Math.max(...geo.gaps) - Math.min(...geo.gaps)).toBeLessThan(0.01);
+    }
+    // A JPEG 2000 slice cut inside its compressed frame is caught too.
+    const j2k = readdirSync(`${DATA}/dicom-abdomen-j2k-totalseg/series`)[0];
+    const whole = readFileSync(`${DATA}/dicom-abdomen-j2k-totalseg/series/${j2k}`);
+    const cut = await inspectDicom(new Blob([whole.subarray(0, whole.length - 5000)]));
+    expect(cut.ok).toBe(false);
+    expect(!cut.ok && cut.reason).toMatch(/cut short inside its compressed pixel data/);
+  });
+});
+
 describe('planning what was dropped', () => {
   it('reports an empty folder, a text file and skips documents inside folders', async () => {
     const plan = await planRoots([
