@@ -387,6 +387,15 @@ export function bigVolumeNifti(dims) {
   return niftiBuffer({ dims, pixdim: [0.7, 0.7, 1], affine: diag([0.7, 0.7, 1]), data, dtype: 'int16' });
 }
 
+/** A binary label map on bigVolumeNifti's grid (a box in the middle), for the pairing path of big volumes. */
+export function bigLabelNifti(dims) {
+  const [nx, ny, nz] = dims;
+  const data = new Uint8Array(nx * ny * nz);
+  for (let z = nz >> 2; z < (3 * nz) >> 2; z++)
+    for (let y = ny >> 2; y < (3 * ny) >> 2; y++) data.fill(1, (z * ny + y) * nx + (nx >> 2), (z * ny + y) * nx + ((3 * nx) >> 2));
+  return niftiBuffer({ dims, pixdim: [0.7, 0.7, 1], affine: diag([0.7, 0.7, 1]), data, dtype: 'uint8' });
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = resolve(process.argv[2] ?? 'artifacts/ingest-corpus');
   const t0 = performance.now();

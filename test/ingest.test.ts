@@ -264,3 +264,22 @@ describe('facts and the NIfTI writer', () => {
     v.affine.slice(0, 3).forEach((row, i) => row.forEach((x, j) => expect(x).toBeCloseTo(affine[i][j], 5)));
   });
 });
+
+describe('label pairing (the worker function)', () => {
+  it('maps onto the scan grid, merges without overlap, keeps substantially overlapping maps apart', async () => {
+    const { pairLabels } = await import('../src/ingest/pairLabels');
+    const dims: [number, number, number] = [4, 2, 1];
+    const identity = { perm: [0, 1, 2] as [number, number, number], flip: [false, false, false] as [boolean, boolean, boolean] };
+    const flipX = { perm: [0, 1, 2] as [number, number, number], flip: [true, false, false] as [boolean, boolean, boolean] };
+    const first = pairLabels({ id: 1, labelData: new Int16Array([1, 0, 0, 0, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: flipX });
+    expect(Array.from(first.onGrid)).toEqual([0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(first.merged?.ids).toBe(1);
+    const touching = pairLabels({ id: 2, labelData: new Uint8Array([0, 0, 1, 1, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: identity, existing: first.merged!.labels });
+    expect(touching.share).toBe(1); // the existing map's only voxel is covered: overlap / min(2, 1)
+    expect(touching.merged).toBeUndefined();
+    const apart = pairLabels({ id: 3, labelData: new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: identity, existing: first.merged!.labels });
+    expect(apart.share).toBe(0);
+    expect(Array.from(apart.merged!.labels)).toEqual([2, 2, 0, 1, 0, 0, 0, 0]);
+    expect(apart.merged!.ids).toBe(2);
+  });
+});
