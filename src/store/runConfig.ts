@@ -119,15 +119,16 @@ export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
 
 /**
  * Coefficients measured with tf.profile's peakBytes on the wasm backend (tiny, S, B, L, H at r = 16 and 32, 22 and 26
- * crops; least squares, within ±10 % for every preset but tiny, which it over-estimates by 30 %), in float32 values:
+ * crops; least squares, within ±10 % for every preset but tiny at r = 16, which it over-estimates by 30 %), in float32 values:
  * - per trainable parameter during the step: its gradient and the squared gradient of the norm (2.33);
  * - per crop, block and token·channel: everything tfjs keeps for backprop (115.5: each elementwise op of the block
  *   keeps its output until the backward pass has used it, and the backward pass makes as many again);
- * - per crop, block, head and token²: the attention scores and their softmax chain (12, from the op count);
+ * - per crop, block, head and token²: the attention scores and their softmax chain (7.5, from tiny at r = 32, where
+ *   T = 512 and the scores dominate: 1018 MiB measured in Chromium);
  * - per crop voxel: crop tokens, patch embedding and its gradient (15.5); plus 0.6 M values of fixed scratch.
  * The wasm heap ends about 1.2× the peak (allocator fragmentation, XNNPACK's packed operands).
  */
-const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 12, perVoxel: 15.5, fixed: 6e5, heapSlack: 1.2 };
+const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 7.5, perVoxel: 15.5, fixed: 6e5, heapSlack: 1.2 };
 
 /**
  * Memory of one step of the VoCo ViT encoder at this configuration: every crop is patch-embedded into T = (r/p)³

@@ -15,6 +15,7 @@ import { Rng } from '../voco/rng';
 import { learningRate } from '../voco/schedule';
 import { packVolumes, type VolumeLayout } from '../kernels/packVolumes';
 import { sampleCrops } from '../kernels/cropSampler';
+import { sumOfSquares } from '../kernels/sumSquares';
 import { PRESETS, STUDENT_DROPOUT, VocoModel, embedDim, validatePreset, type EncoderPreset } from '../model';
 import type { PreprocessedVolume } from '../volume/volume';
 import type { CropBox, RunConfig, StepMetrics, TrainerState } from './protocol';
@@ -420,8 +421,9 @@ export class Trainer {
         throw new Error(`No gradient reached ${missing.length} trainable variable(s): the model's variable list and its graph disagree`);
       }
       const summary = tf.tidy(() => {
-        // Not tf.addN: webgpu's AddN binds all inputs at once and fails beyond 8 storage buffers per stage.
-        const gradSq = gradList.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b));
+        // One pass on cpu/wasm (src/kernels/sumSquares.ts); pairwise tf ops elsewhere (not tf.addN: webgpu's AddN
+        // binds all inputs at once and fails beyond 8 storage buffers per stage).
+        const gradSq = sumOfSquares(gradList);
         return tf.concat([terms!, tf.reshape(gradSq, [1]), tf.reshape(logits!, [-1])]) as tf.Tensor1D;
       });
       return { summary, grads: gradList };
