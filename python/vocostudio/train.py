@@ -27,7 +27,7 @@ from .persist.run_file import RunFile, read_run_file
 from .preprocess.preprocess import PreprocessSettings
 from .run_io import update_run
 from .sampler import SamplerState, StudioSampler
-from .trainer import NonFiniteLossError, trainer_from_run
+from .trainer import NonFiniteLossError, trainer_from_run, unknown_config_fields
 
 
 def parse_args(argv=None):
@@ -51,6 +51,7 @@ def parse_args(argv=None):
     ap.add_argument('--threads', type=int, help='torch CPU threads per process (default: cores / local processes)')
     ap.add_argument('--pt', action='store_true', help='also write the authors\' checkpoint layout {"global_step", "state_dict"} (.pt)')
     ap.add_argument('--name', default='run', help='checkpoint file name prefix')
+    ap.add_argument('--strict-config', action='store_true', help='refuse a run whose configuration has fields this package does not implement')
     return ap.parse_args(argv)
 
 
@@ -104,6 +105,13 @@ def run(args, rank, world, device, backend):
         overrides['batchVolumes'] = args.batch_volumes
     cfg.update(overrides)
     n, r = cfg['gridN'], cfg['cropSize']
+    unknown = unknown_config_fields(cfg)
+    if unknown:
+        msg = (f'the run\'s configuration has fields this package does not implement: {", ".join(unknown)} '
+               f'(a newer studio made it); ')
+        if args.strict_config:
+            raise ValueError(msg + 'refusing (--strict-config)')
+        log(rank, f'[vocostudio] WARNING: {msg}they are IGNORED on the cluster and recorded in the output\'s meta.cluster')
     scans = read_datalist(args.data, args.data_root) if args.data.endswith('.json') else list_scans(args.data)
     settings = PreprocessSettings(tuple(cfg['spacing']), tuple(cfg['huWindow']), (n * r, n * r, r), mode=args.mode)
     cache = VolumeCache(args.cache or os.path.join(args.out, 'cache'), settings)
@@ -149,7 +157,7 @@ def run(args, rank, world, device, backend):
     marker = None if cl else {'step': start, 'label': label}
     cluster_meta = {'package': f'vocostudio {__version__}', 'torch': torch.__version__, 'worldSize': world, 'backend': backend,
                     'device': device.type, 'amp': bool(args.amp), 'volumes': len(scans), 'data': os.path.abspath(args.data),
-                    'dataFingerprint': fingerprint, 'startedAtStep': start}
+                    'dataFingerprint': fingerprint, 'startedAtStep': start, **({'ignoredConfigFields': unknown} if unknown else {})}
     rows, last_state = [], sampler.state()
     loader = make_loader(paths, dims, sampler, r, trainer.preset.patch, rank, world, args.steps, workers=args.workers)
 

@@ -17,6 +17,17 @@ from .voco.schedule import learning_rate
 
 DEFAULT_EMA_MOMENTUM = 0.9
 
+# RunConfig fields (src/worker/protocol.ts) this package implements. A run whose config has others was made by a
+# newer studio: train.py says so loudly (and refuses with --strict-config) instead of ignoring them silently.
+KNOWN_CONFIG_FIELDS = {
+    'volumeIds', 'preset', 'gridN', 'cropSize', 'spacing', 'huWindow', 'batchVolumes', 'randomCrops', 'lr', 'warmupSteps',
+    'totalSteps', 'weightDecay', 'gradClip', 'seed', 'backend', 'checkpointEvery', 'augment', 'emaMomentum', 'minLr', 'fixedBatch',
+}
+
+
+def unknown_config_fields(config):
+    return sorted(k for k in config if k not in KNOWN_CONFIG_FIELDS)
+
 
 class NonFiniteLossError(RuntimeError):
     pass
