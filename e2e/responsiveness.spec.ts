@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bigVolumeNifti } from '../scripts/make-ingest-corpus.mjs';
+import { bigLabelNifti, bigVolumeNifti } from '../scripts/make-ingest-corpus.mjs';
 import { openEmpty, pickFiles, rowNamed } from './helpers/ingest';
 
 // A big scan must never freeze the page: every main-thread task (PerformanceObserver 'longtask') stays under
@@ -13,13 +13,16 @@ const DIMS = (process.env.VOCO_BIG_DIMS ?? '512,512,200').split(',').map(Number)
 const LIMIT_MS = 200;
 const GL_LIMIT_MS = 1500;
 
-test('a 512×512×200 int16 scan loads and shows without a main-thread task over 200 ms', async ({ page }) => {
+test('a 512×512×200 int16 scan and its label map load and show without a main-thread task over 200 ms', async ({ page }) => {
   test.setTimeout(300_000);
   const dir = join(process.cwd(), 'artifacts/ingest-corpus/big');
   mkdirSync(dir, { recursive: true });
   const name = `big-${DIMS.join('x')}.nii`;
   const t0 = Date.now();
   writeFileSync(join(dir, name), bigVolumeNifti(DIMS));
+  // Its label map on the same grid: pairing loops over every voxel too (in a worker).
+  const seg = name.replace('.nii', '_seg.nii');
+  writeFileSync(join(dir, seg), bigLabelNifti(DIMS));
   console.log(`[big] wrote ${name} (${((DIMS[0] * DIMS[1] * DIMS[2] * 2) / 2 ** 20).toFixed(0)} MiB) in ${Date.now() - t0} ms`);
 
   await page.addInitScript(() => {
@@ -34,11 +37,12 @@ test('a 512×512×200 int16 scan loads and shows without a main-thread task over
   const ready = await page.evaluate(() => performance.now());
   // Progress is shown while it loads: watch the row's progress bar appear.
   const progressSeen = page.getByTestId('row-progress').first().waitFor({ state: 'attached', timeout: 60_000 }).then(() => true, () => false);
-  const ms = await pickFiles(page, [join(dir, name)]);
+  const ms = await pickFiles(page, [join(dir, name), join(dir, seg)]);
   expect(await progressSeen).toBe(true);
   const row = rowNamed(page, name);
   await expect(row).toHaveAttribute('data-status', /ok|warning/);
   await expect(row.getByTestId('row-dims')).toHaveText(DIMS.join(' × '));
+  await expect(row.getByTestId('row-labels')).toHaveText(`1 id · ${seg}`);
   await expect(page.getByTestId('viewer')).toHaveAttribute('data-shown', name, { timeout: 240_000 });
   await expect(page.getByTestId('viewer-display-note')).toContainText('downsampled');
   // Let the first frames after the upload settle, then read the tasks.

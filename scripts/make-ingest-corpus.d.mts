@@ -18,3 +18,4 @@ export function niftiBuffer(v: {
 }): Buffer;
 export function phantom(dims: number[], seed?: number): Int16Array;
 export function bigVolumeNifti(dims: number[]): Buffer;
+export function bigLabelNifti(dims: number[]): Buffer;

@@ -252,6 +252,15 @@ export function makeIngestCorpus(outDir) {
       expect: { row: 'zero-voxel-size.nii', status: 'error', message: 'voxel size 0 mm along j' },
     });
   }
+  // Zero pixdim, but an sform that gives the voxel axes: the sform decides, and the row says so.
+  {
+    const d = [20, 20, 20];
+    put('zero-pixdim-sform.nii', niftiBuffer({ dims: d, pixdim: [2, 0, 2], affine: diag([2, 2, 2], [400, 0, 0]), data: phantom(d, 21), dtype: 'int16' }), {
+      case: 'zero pixdim with a valid sform',
+      expect: { row: 'zero-pixdim-sform.nii', status: 'warning', message: "using the sform's voxel size 2 × 2 × 2 mm" },
+      training: { ticked: true },
+    });
+  }
   // All zeros on the scan's grid: not a label map with no ids.
   put('empty.nii', niftiBuffer({ dims: grid, pixdim: [3, 3, 3], affine: gridAffine, data: new Int16Array(48 * 40 * 32), dtype: 'int16' }), {
     case: 'all-zero volume on a scan grid',
@@ -376,6 +385,15 @@ export function makeIngestCorpus(outDir) {
 export function bigVolumeNifti(dims) {
   const data = phantom(dims, 29);
   return niftiBuffer({ dims, pixdim: [0.7, 0.7, 1], affine: diag([0.7, 0.7, 1]), data, dtype: 'int16' });
+}
+
+/** A binary label map on bigVolumeNifti's grid (a box in the middle), for the pairing path of big volumes. */
+export function bigLabelNifti(dims) {
+  const [nx, ny, nz] = dims;
+  const data = new Uint8Array(nx * ny * nz);
+  for (let z = nz >> 2; z < (3 * nz) >> 2; z++)
+    for (let y = ny >> 2; y < (3 * ny) >> 2; y++) data.fill(1, (z * ny + y) * nx + (nx >> 2), (z * ny + y) * nx + ((3 * nx) >> 2));
+  return niftiBuffer({ dims, pixdim: [0.7, 0.7, 1], affine: diag([0.7, 0.7, 1]), data, dtype: 'uint8' });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

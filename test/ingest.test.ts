@@ -116,6 +116,39 @@ describe('NIfTI loading', () => {
   });
 });
 
+describe('DICOM headers', () => {
+  it('reads the real series (uncompressed and JPEG 2000) as whole image slices of one series each', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { inspectDicom, seriesGeometry } = await import('../src/ingest/dicomHeader');
+    for (const [dir, n, ts] of [
+      ['dicom-ct3slice-dcmqi/series', 3, '1.2.840.10008.1.2'], // implicit VR little endian
+      ['dicom-abdomen-j2k-totalseg/series', 20, '1.2.840.10008.1.2.4.90'],
+    ] as const) {
+      const files = readdirSync(`${DATA}/${dir}`);
+      expect(files).toHaveLength(n);
+      const slices = [];
+      for (const f of files) {
+        const r = await inspectDicom(new Blob([readFileSync(`${DATA}/${dir}/${f}`)]));
+        expect(r.ok, `${dir}/${f}: ${r.ok ? '' : r.reason}`).toBe(true);
+        if (r.ok) slices.push(r.slice);
+      }
+      expect(new Set(slices.map((s) => s.seriesUid)).size).toBe(1); // (the JPEG 2000 set is anonymised: its UIDs are empty)
+      expect(slices[0].modality).toBe('CT');
+      expect(slices[0].transferSyntax).toBe(ts);
+      expect([slices[0].rows, slices[0].columns]).toEqual([512, 512]);
+      const geo = seriesGeometry(slices)!;
+      expect(geo.tilt).toBe(0);
+      expect(Math.max(...geo.gaps) - Math.min(...geo.gaps)).toBeLessThan(0.01);
+    }
+    // A JPEG 2000 slice cut inside its compressed frame is caught too.
+    const j2k = readdirSync(`${DATA}/dicom-abdomen-j2k-totalseg/series`)[0];
+    const whole = readFileSync(`${DATA}/dicom-abdomen-j2k-totalseg/series/${j2k}`);
+    const cut = await inspectDicom(new Blob([whole.subarray(0, whole.length - 5000)]));
+    expect(cut.ok).toBe(false);
+    expect(!cut.ok && cut.reason).toMatch(/cut short inside its compressed pixel data/);
+  });
+});
+
 describe('planning what was dropped', () => {
   it('reports an empty folder, a text file and skips documents inside folders', async () => {
     const plan = await planRoots([
@@ -229,5 +262,24 @@ describe('facts and the NIfTI writer', () => {
     expect(v.dims).toEqual([2, 3, 4]);
     expect(Array.from(v.data)).toEqual(Array.from(data));
     v.affine.slice(0, 3).forEach((row, i) => row.forEach((x, j) => expect(x).toBeCloseTo(affine[i][j], 5)));
+  });
+});
+
+describe('label pairing (the worker function)', () => {
+  it('maps onto the scan grid, merges without overlap, keeps substantially overlapping maps apart', async () => {
+    const { pairLabels } = await import('../src/ingest/pairLabels');
+    const dims: [number, number, number] = [4, 2, 1];
+    const identity = { perm: [0, 1, 2] as [number, number, number], flip: [false, false, false] as [boolean, boolean, boolean] };
+    const flipX = { perm: [0, 1, 2] as [number, number, number], flip: [true, false, false] as [boolean, boolean, boolean] };
+    const first = pairLabels({ id: 1, labelData: new Int16Array([1, 0, 0, 0, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: flipX });
+    expect(Array.from(first.onGrid)).toEqual([0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(first.merged?.ids).toBe(1);
+    const touching = pairLabels({ id: 2, labelData: new Uint8Array([0, 0, 1, 1, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: identity, existing: first.merged!.labels });
+    expect(touching.share).toBe(1); // the existing map's only voxel is covered: overlap / min(2, 1)
+    expect(touching.merged).toBeUndefined();
+    const apart = pairLabels({ id: 3, labelData: new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: identity, existing: first.merged!.labels });
+    expect(apart.share).toBe(0);
+    expect(Array.from(apart.merged!.labels)).toEqual([2, 2, 0, 1, 0, 0, 0, 0]);
+    expect(apart.merged!.ids).toBe(2);
   });
 });

@@ -71,7 +71,7 @@ export function labelsOnScanGrid(labelData: VoxelArray, labelDims: readonly numb
   const n = scanDims[0] * scanDims[1] * scanDims[2];
   const out: LabelArray = maxId <= 255 ? new Uint8Array(n) : maxId <= 65535 ? new Uint16Array(n) : new Int32Array(n);
   if (isIdentity(g)) {
-    for (let i = 0; i < n; i++) out[i] = labelData[i];
+    out.set(labelData as ArrayLike<number>); // ids are 0..maxId: they fit the chosen type
     return out;
   }
   // Label linear index = Σ over scan axes of that axis' contribution: precomputed per axis and position.

@@ -2,7 +2,9 @@
 // as the ingest worker finishes each file, and label maps are attached to their scans when the batch ends.
 import { rootsFromDrop, rootsFromFileList } from '../../ingest/collect';
 import { startIngest } from '../../ingest/ingestClient';
-import { countIds, gridMapping, isNamedLabelMap, labelOverlap, labelsOnScanGrid, looksLikeIds, mergeLabels, OVERLAP_KEEP_APART } from '../../ingest/labels';
+import { gridMapping, isNamedLabelMap, looksLikeIds } from '../../ingest/labels';
+import { pairInWorker } from '../../ingest/pairClient';
+import type { PairResult } from '../../ingest/pairLabels';
 import type { FromIngestWorker, IngestRoot, LoadedVolume } from '../../ingest/types';
 import { parseLabelNames } from '../../eval/labels';
 import { setLabelNames, useBenchmarkStore } from '../../store/benchmarkStore';
@@ -67,6 +69,8 @@ interface BatchState {
   problems: number;
 }
 
+let finishing: Promise<void> = Promise.resolve();
+
 export function ingestRoots(roots: IngestRoot[]): Promise<BatchOutcome> {
   if (roots.length === 0) return Promise.resolve({ batchId: '', loaded: [], problems: 0, ms: 0 });
   return new Promise((resolve) => {
@@ -75,11 +79,17 @@ export function ingestRoots(roots: IngestRoot[]): Promise<BatchOutcome> {
     startIngest(roots, (msg) => {
       handle(msg, batch);
       if (msg.type === 'done') {
-        const loaded = finishBatch(msg.batchId, batch);
-        const ms = performance.now() - batch.started;
-        console.info(`[ingest] batch ${msg.batchId}: ${loaded.length} volume(s), ${batch.problems} problem(s) in ${ms.toFixed(0)} ms`);
-        store().batchDone();
-        resolve({ batchId: msg.batchId, loaded, problems: batch.problems, ms });
+        // Batches pair their label maps one after another (pairing is asynchronous: it runs in a worker).
+        finishing = finishing.then(async () => {
+          const loaded = await finishBatch(msg.batchId, batch).catch((e: Error) => {
+            console.error('[ingest] pairing label maps failed:', e.message);
+            return batch.loaded.map((r) => r.volume.id);
+          });
+          const ms = performance.now() - batch.started;
+          console.info(`[ingest] batch ${msg.batchId}: ${loaded.length} volume(s), ${batch.problems} problem(s) in ${ms.toFixed(0)} ms`);
+          store().batchDone();
+          resolve({ batchId: msg.batchId, loaded, problems: batch.problems, ms });
+        });
       }
     });
   });
@@ -187,7 +197,7 @@ function handle(msg: FromIngestWorker, batch: BatchState) {
  * like label maps that find no scan stay rows with a warning; unnamed ones are simply scans.
  * Returns the ids of the scans this batch added.
  */
-function finishBatch(batchId: string, batch: BatchState): string[] {
+async function finishBatch(batchId: string, batch: BatchState): Promise<string[]> {
   const s = store();
   const candidates = batch.loaded.filter((r) => looksLikeIds(r.facts));
   const batchScans = batch.loaded.filter((r) => !looksLikeIds(r.facts)).map((r) => r.volume.id);
@@ -225,18 +235,26 @@ function finishBatch(batchId: string, batch: BatchState): string[] {
       continue;
     }
     const scan = store().volumes[target.id];
-    const onGrid = labelsOnScanGrid(c.volume.data, c.volume.dims, scan.dims, target.mapping);
+    // Every-voxel loops (grid mapping, overlap, merge, id counts) run in a worker: seconds for a big pair.
+    let pair: PairResult;
+    try {
+      pair = await pairInWorker({ labelData: c.volume.data, labelDims: c.volume.dims, scanDims: scan.dims, mapping: target.mapping, existing: scan.labels });
+    } catch (e) {
+      const row = store().rows.find((r) => r.rowId === c.volume.id);
+      if (row) store().patchRow(row.rowId, { pendingLabel: false, stage: '', status: 'warning', messages: [`could not be paired with ${scan.name}: ${(e as Error).message}`, ...row.messages] });
+      continue;
+    }
+    const onGrid = pair.onGrid;
     const scanRow = store().rows.find((r) => r.volumeId === target!.id);
-    const overlap = scan.labels ? labelOverlap(scan.labels, onGrid) : null;
-    const share = overlap ? overlap.both / Math.max(1, Math.min(overlap.incoming, overlap.existing)) : 0;
-    if (scanRow && scan.labels && overlap && share > OVERLAP_KEEP_APART) {
+    const { overlap, share } = pair;
+    if (scanRow && scan.labels && overlap && !pair.merged) {
       // Overlapping maps (a vessel mask and its lumen map): merging would overwrite one with the other.
       // Keep them apart as alternatives; the scan keeps the first, the user can pick the other in its row.
       const current = scanRow.labels?.sources ?? [];
-      const sets = scanRow.labelSets ?? [{ sources: current, labels: scan.labels, ids: countIds(scan.labels) }];
+      const sets = scanRow.labelSets ?? [{ sources: current, labels: scan.labels, ids: scanRow.labels?.ids ?? 0 }];
       const pct = Math.round(100 * share);
       store().patchRow(scanRow.rowId, {
-        labelSets: [...sets, { sources: [c.volume.name], labels: onGrid, ids: countIds(onGrid) }],
+        labelSets: [...sets, { sources: [c.volume.name], labels: onGrid, ids: pair.onGridIds }],
         activeLabelSet: scanRow.activeLabelSet ?? 0,
         status: 'warning',
         messages: [
@@ -244,8 +262,8 @@ function finishBatch(batchId: string, batch: BatchState): string[] {
           `${c.volume.name} overlaps ${current.join(', ')} in ${overlap.both} voxels (${pct}% of the smaller map): kept apart, not merged; the scan uses ${current.join(', ')} (pick the label map below)`,
         ],
       });
-    } else {
-      const { labels, assignedId, firstId, lastId, shifted } = mergeLabels(scan.labels, onGrid);
+    } else if (pair.merged) {
+      const { labels, assignedId, firstId, lastId, shifted, ids } = pair.merged;
       store().setVolumeLabels(target.id, labels);
       if (scanRow) {
         // Each file's ids stay its own: binary masks get the next id, multi-id maps a shifted range when theirs are taken.
@@ -255,7 +273,7 @@ function finishBatch(batchId: string, batch: BatchState): string[] {
             ? [`${c.volume.name} overlaps ${(scanRow.labels?.sources ?? []).join(', ')} in ${overlap.both} voxels (${(100 * share).toFixed(1)}% of the smaller map): merged, ${c.volume.name}'s ids win there`]
             : [];
         store().patchRow(scanRow.rowId, {
-          labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids: countIds(labels) },
+          labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids },
           ...(touch.length ? { status: 'warning' as const, messages: [...scanRow.messages, ...touch] } : {}),
         });
       }
