@@ -6,8 +6,8 @@ src/model/presets.ts): patch embedding as a matmul over patch tokens [N, T, p³]
 position table, pre-norm ViT blocks (LayerNorm → MHSA → residual, LayerNorm → MLP(GELU) → residual),
 GAP of the layer-normalised (no affine) token stream at `stageEnds`, concatenated; the projection heads
 (Linear → BN(no affine, batch stats) → ReLU ×2 → Linear), student with Dropout1d on its input, teacher by
-EMA under no_grad; the VoCo losses of test/fixtures/README.md; AdamW (amsgrad) with global-norm
-clipping. Times one training step at B volumes × (n² bases + sw randoms) crops of r³ voxels, random data
+EMA under no_grad; the VoCo losses of test/fixtures/README.md; AdamW (amsgrad, weight decay 0.01 as the
+reference's torch default) without clipping unless --clip is given (the studio's default; the reference never clips). Times one training step at B volumes × (n² bases + sw randoms) crops of r³ voxels, random data
 of the same shape (the crop sampling itself is not part of this twin).
 
 Run with Debian's interpreter, which has torch:  /usr/bin/python3 bench/torch_twin.py --preset S
@@ -190,7 +190,7 @@ def run(p, args, device):
     for w in teacher.parameters():
         w.requires_grad_(False)
     params = list(enc.parameters()) + list(student.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=1e-5, amsgrad=True)
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01, amsgrad=True)
     drop = nn.Dropout1d(0.2)
     labels = torch.rand(B, sw, nb, device=device)
     labels = labels / labels.sum(-1, keepdim=True)
@@ -210,7 +210,8 @@ def run(p, args, device):
         loss = voco_losses(xs, bs, xt, bt, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        if args.clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, args.clip)
         opt.step()
         return loss.item()  # the studio reads its loss back every step too
 
@@ -324,6 +325,7 @@ def main():
     ap.add_argument('--n', type=int, default=3)
     ap.add_argument('--r', type=int, default=32)
     ap.add_argument('--steps', type=int, default=10)
+    ap.add_argument('--clip', type=float, default=0.0, help='global-norm gradient clip; 0 (default) disables, as the studio')
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     ap.add_argument('--json', action='store_true', help='print one JSON document instead of a table')

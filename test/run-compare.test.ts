@@ -147,7 +147,7 @@ describe('series of several runs', () => {
     // Every column with a value is a series; one never recorded (all NaN) is not.
     expect(Object.keys(r.metrics).sort()).toEqual(['accuracy', 'effectiveRank', 'inter', 'intra', 'loss', 'lr', 'mae', 'reg', 'stepMs']);
     expect(r.config).not.toHaveProperty('volumeIds');
-    expect(r.config).toHaveProperty('lr', 1e-4);
+    expect(r.config).toHaveProperty('lr', DEFAULT_RUN_CONFIG.lr);
     expect(r.markers).toEqual([{ step: 1, label: 'torchrun' }]);
     expect(() => comparedRun({ key: 'x', label: 'no steps', origin: 'file', config: null, volumes: null, history: { columns: { loss: [1] }, length: 1 } })).toThrow(/no steps: .*no step column/);
   });

@@ -1,7 +1,6 @@
 // The run configuration: defaults, JSON (de)serialisation and the checks that refuse an invalid run
 // before anything starts. Pure functions (no React, no tensors), so they are unit-tested under Node.
 import type { BackendChoice, RunConfig } from '../worker/protocol';
-import { DEFAULT_PRESET } from '../model/presets';
 import { resampledRasDims } from '../volume/rasGrid';
 import type { PreprocessSettings } from '../preprocess/settings';
 
@@ -40,25 +39,32 @@ export interface ConfigIssue {
 
 export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
 
-/** Studio defaults: 3 mm isotropic, n = 3, r = 32 → a 96×96×32 region (the reference field of view). */
+/**
+ * Studio defaults: the recipe of docs/recipe.md (found by scripts/recipe-experiment.ts): preset S, 3 mm isotropic,
+ * n = 3, r = 16 → a 48×48×16 region (a quarter of the reference's field of view per axis in x-y), which makes a
+ * step about 4× cheaper than B at r = 32 so that a run of a few hundred steps fits in minutes on a 2-core CPU.
+ */
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   volumeIds: [],
-  preset: DEFAULT_PRESET,
+  preset: 'S',
   gridN: 3,
-  cropSize: 32,
+  cropSize: 16,
   spacing: [3, 3, 3],
   huWindow: [-175, 250],
   batchVolumes: 2,
   randomCrops: 2,
-  lr: 1e-4,
+  lr: 3e-4,
   warmupSteps: 10,
-  totalSteps: 200,
+  totalSteps: 300,
   weightDecay: 0.01, // the reference's AdamW default
-  gradClip: 1,
+  gradClip: 0, // the reference never clips (its clip_grad_norm_ sits in the non-AMP branch only)
   seed: 42,
   backend: 'auto',
   checkpointEvery: 25,
+  dataMode: 'region',
 };
+
+export const DATA_MODE_CHOICES: NonNullable<RunConfig['dataMode']>[] = ['region', 'whole'];
 
 /** The training region of one volume in voxels: n·r × n·r × r (the base-crop grid spans x and y). */
 export function regionSize(config: Pick<RunConfig, 'gridN' | 'cropSize'>): [number, number, number] {
@@ -223,8 +229,11 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   }
   if (!isInt(config.randomCrops) || config.randomCrops < 1) bad('randomCrops', `random crops per volume sw = ${config.randomCrops}: must be an integer ≥ 1`);
 
+  const mode = config.dataMode ?? 'region';
+  if (!DATA_MODE_CHOICES.includes(mode)) bad('dataMode', `data mode "${String(mode)}": choose ${DATA_MODE_CHOICES.join(' or ')}`);
+
   // No check of the region against each volume: preprocessing pads a scan smaller than n·r × n·r × r
-  // (SpatialPadd, as the reference does), so a small scan is padded, never refused.
+  // (SpatialPadd, as the reference does), so a small scan is padded, never refused; whole-volume mode resizes it.
 
   // Preprocessing.
   if (!(config.spacing?.length === 3 && config.spacing.every(isFinitePositive))) bad('spacing', `target spacing ${JSON.stringify(config.spacing)}: needs three positive sizes in mm`);
@@ -321,6 +330,7 @@ export function runConfigFromObject(doc: unknown, source = 'config'): RunConfig 
   if (!numTuple('spacing', 3)) problems.push('spacing ([x, y, z] mm)');
   if (!numTuple('huWindow', 2)) problems.push('huWindow ([low, high])');
   if (typeof c.backend !== 'string' || !BACKEND_CHOICES.includes(c.backend as BackendChoice)) problems.push(`backend (${BACKEND_CHOICES.join('|')})`);
+  if (c.dataMode !== undefined && !DATA_MODE_CHOICES.includes(c.dataMode as 'region')) problems.push(`dataMode (${DATA_MODE_CHOICES.join('|')})`);
   if (problems.length) throw new Error(`${source} is not a valid VoCo run configuration; missing or wrong: ${problems.join(', ')}`);
   // Fields added to RunConfig later pass through untouched; the known ones are copied and checked above.
   const out: RunConfig = {
@@ -341,6 +351,8 @@ export function runConfigFromObject(doc: unknown, source = 'config'): RunConfig 
     seed: c.seed as number,
     backend: c.backend as BackendChoice,
     checkpointEvery: c.checkpointEvery as number,
+    // Files written before the field existed trained on random regions.
+    dataMode: (c.dataMode as RunConfig['dataMode']) ?? 'region',
   };
   return out;
 }

@@ -5,6 +5,7 @@ import { PRESETS, paramCount } from '../../model/presets';
 import { loadedScans, useDatasetStore } from '../../store/datasetStore';
 import {
   BACKEND_CHOICES,
+  DATA_MODE_CHOICES,
   cropsPerStep,
   estimateStepMemory,
   formatBytes,
@@ -68,7 +69,8 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
         <ul className="volume-pick">
           {scans.map((v) => {
             const est = resampledRasDims(v.dims, v.affine, draft.spacing);
-            const small = [0, 1, 2].some((a) => est[a] < region[a]);
+            // Whole-volume mode resizes every scan to the region: nothing is padded.
+            const small = (draft.dataMode ?? 'region') === 'region' && [0, 1, 2].some((a) => est[a] < region[a]);
             const padded = est.map((d, a) => Math.max(d, region[a]));
             return (
               <li key={v.id} data-testid="volume-pick-row" data-name={v.name}>
@@ -124,9 +126,21 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
           <NumField label="volumes / batch B" testId="cfg-batchVolumes" value={draft.batchVolumes} onChange={(batchVolumes) => set({ batchVolumes })} issue={fieldIssue('batchVolumes')} />
           <NumField label="random crops sw" testId="cfg-randomCrops" value={draft.randomCrops} onChange={(randomCrops) => set({ randomCrops })} issue={fieldIssue('randomCrops')} />
         </div>
-        <p className="muted facts">
-          region {region.join('×')} voxels = {region.map((r, a) => Math.round(r * draft.spacing[a])).join('×')} mm
+        <Row label="data mode">
+          <select data-testid="cfg-dataMode" value={draft.dataMode ?? 'region'} onChange={(e) => set({ dataMode: e.target.value as RunConfig['dataMode'] })}>
+            {DATA_MODE_CHOICES.map((m) => (
+              <option key={m} value={m}>
+                {m === 'region' ? 'random region of each scan' : 'whole scan resized to the region'}
+              </option>
+            ))}
+          </select>
+        </Row>
+        <p className="muted facts" data-testid="data-mode-facts">
+          {(draft.dataMode ?? 'region') === 'region'
+            ? `region ${region.join('×')} voxels = ${region.map((r, a) => Math.round(r * draft.spacing[a])).join('×')} mm, cut at random from each scan`
+            : `each whole scan resized to ${region.join('×')} voxels (the reference's mode for whole-body and head-neck data); maps still use the scan's own grid`}
         </p>
+        <Issue text={fieldIssue('dataMode')} />
         <Issue text={fieldIssue('cropSize')} />
 
         <h3>Preprocessing</h3>
