@@ -62,7 +62,10 @@ export default defineConfig({
   server: { host: 'localhost', port: 5173, headers: { ...isolation, 'Content-Security-Policy': csp(true) } },
   preview: { host: 'localhost', port: 4173, headers: { ...isolation, 'Content-Security-Policy': csp(false) } },
   worker: { format: 'es', plugins: () => [tfjsWasmThreadsMinifySafe()] },
-  optimizeDeps: { exclude: ['@niivue/dcm2niix', '@tensorflow/tfjs-backend-wasm'] },
+  // The dev server pre-bundles tfjs-backend-wasm like every other dependency (served raw, its CommonJS pthread
+  // worker file cannot be imported as a module). Workers are crawled at start so that their first use never
+  // triggers a re-optimisation and page reload in the middle of a run.
+  optimizeDeps: { exclude: ['@niivue/dcm2niix'], entries: ['index.html', 'selftest.html', 'src/**/*.worker.ts'] },
   build: {
     target: 'es2022',
     sourcemap: true,

@@ -28,6 +28,10 @@ const backends = option('backends', quick ? 'cpu,wasm,webgpu' : ALL_BACKENDS.joi
 const presetsArg = option('presets', null);
 const budgetS = Number(option('budget', quick ? 30 : 90));
 const timedSteps = Number(option('steps', quick ? 2 : 5));
+// --profile: one extra step of the default preset under tf.profile per backend (kernel and matmul-shape times);
+// --profile-all: every preset.
+const profileAll = flag('profile-all');
+const profileDefault = profileAll || flag('profile');
 const shape = { batchVolumes: 2, randomCrops: 2, gridN: 3, cropSize: 32 };
 const log = (...a) => console.log('[bench]', ...a);
 
@@ -69,6 +73,14 @@ function torchTwin(presets, threads) {
   const r = spawnSync(py, args, { encoding: 'utf8', timeout: 20 * 60_000, env });
   if (r.status !== 0) return { error: `torch_twin.py failed (${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}` };
   return JSON.parse(r.stdout);
+}
+
+/** The largest kernels and matmul shapes of a profiled step (tf.profile; kernel times include their sync). */
+function logProfile(r) {
+  const p = r.profile;
+  log(`profile ${r.backend} ${r.preset}: ${fmt(p.wallMs, 0)} ms wall, ${fmt(p.totalKernelMs, 0)} ms in kernels`);
+  for (const k of p.kernels.slice(0, 14)) log(`  ${k.name.padEnd(22)} ${String(k.count).padStart(5)}× ${fmt(k.ms, 1).padStart(8)} ms`);
+  for (const m of p.matmuls.slice(0, 14)) log(`  ${m.shapes.padEnd(60)} ${String(m.count).padStart(4)}× ${fmt(m.ms, 1).padStart(7)} ms ${fmt(m.gflops, 1).padStart(6)} GFLOP/s`);
 }
 
 /** An error's message without the page's stack trace (Playwright appends it). */
@@ -189,7 +201,15 @@ async function main() {
         }
         entry.volumes = await call('volumes', h, shape.batchVolumes);
         for (const preset of presets) {
-          const req = { preset, steps: timedSteps, warmup: 1, budgetMs: budgetS * 1000, matmulGflops: entry.peakMatmulGflops, ...shape };
+          const req = {
+            preset,
+            steps: timedSteps,
+            warmup: 1,
+            budgetMs: budgetS * 1000,
+            matmulGflops: entry.peakMatmulGflops,
+            profile: profileAll || (profileDefault && preset === report.defaultPreset),
+            ...shape,
+          };
           let r;
           try {
             r = await call('train', h, req);
@@ -203,6 +223,7 @@ async function main() {
             r.cropsPerS = r.crops / (r.medianMs / 1000);
           }
           report.training.push(r);
+          if (r.profile) logProfile(r);
           log(
             `${preset}: ${r.status === 'ok' ? `${fmt(r.medianMs, 0)} ms/step, ${fmt(r.gflops, 2)} GFLOP/s = ${fmt(r.pctOfMatmul, 0)} % of matmul` : r.note}`,
           );
@@ -214,6 +235,33 @@ async function main() {
         await call('close', h);
       }
     }
+    // A/B, interleaved in one trainer (the load of a busy machine falls on every configuration alike): the default
+    // preset on wasm with each of this round's kernels switched off in turn, and relaxed SIMD on/off.
+    if (backends.includes('wasm') && !quick && !flag('no-ab')) {
+      log(`wasm A/B of kernel switches (${defaultPreset}, interleaved) …`);
+      const h = await call('open');
+      try {
+        await call('init', h, 'wasm');
+        await call('volumes', h, shape.batchVolumes);
+        const configs = [
+          { name: 'all on (relaxed SIMD where available)', switches: { simd: true, relaxed: null, fusedAdamW: true } },
+          { name: 'relaxed SIMD off', switches: { simd: true, relaxed: false, fusedAdamW: true } },
+          { name: 'SIMD matmul off (stock loop)', switches: { simd: false, fusedAdamW: true } },
+          { name: 'fused AdamW off (tf ops)', switches: { simd: true, relaxed: null, fusedAdamW: false } },
+          { name: 'both off (round-1 kernels)', switches: { simd: false, fusedAdamW: false } },
+        ];
+        report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };
+        report.ab.results = await call('ab', h, { preset: defaultPreset, warmup: 1, rounds: report.ab.rounds, configs, ...shape });
+        report.ab.loadavgAfter = loadavg();
+        for (const r of report.ab.results) log(`  ${r.name.padEnd(40)} median ${fmt(r.medianMs, 0)} ms (${r.stepMs.map((x) => fmt(x, 0)).join(', ')}); relaxed ${r.flavour.relaxed}`);
+      } catch (e) {
+        report.ab = { error: firstLine(e) };
+        log(`A/B failed: ${report.ab.error}`);
+      } finally {
+        await call('close', h);
+      }
+    }
+
     // A/B: the default preset on wasm with tfjs's stock kernels, i.e. without src/kernels' matmul fast paths.
     if (backends.includes('wasm') && !quick && !flag('no-stock')) {
       log(`wasm with stock tfjs kernels (${defaultPreset}) …`);
@@ -332,6 +380,22 @@ function markdown(r) {
         `${ok && pt ? fmt(t.medianMs / pt.medianMs, 2) + '×' : 'n/a'} | ${t.note ?? (t.stepMs?.length ? `n=${t.stepMs.length}, first ${fmt(t.warmupMs?.[0], 0)} ms` : '')} |`,
     );
   }
+  const withMem = r.training.filter((t) => t.memory);
+  if (withMem.length) {
+    const mib = (b) => (b == null ? 'n/a' : fmt(b / 2 ** 20, 0));
+    lines.push('');
+    lines.push('Memory per step, measured vs the run setup\'s estimate (src/store/runConfig.ts estimateStepMemory): peak tensor bytes from tf.profile over the first step; the wasm heap is the WebAssembly.Memory size after the steps (it only grows); webgpu: GPU buffers tfjs holds (tf.memory().numBytesInGPUAllocated).');
+    lines.push('');
+    lines.push('| backend | preset | peak tensors MiB | estimate MiB | estimate ÷ measured | resident MiB | wasm heap MiB | heap estimate MiB | GPU buffers MiB |');
+    lines.push('|---|---|---|---|---|---|---|---|---|');
+    for (const t of withMem) {
+      const m = t.memory;
+      lines.push(
+        `| ${t.backend} | ${t.preset} | ${mib(m.peakTensorBytes)} | ${mib(m.estimateBytes)} | ${fmt(m.estimateBytes / m.peakTensorBytes, 2)} | ${mib(m.residentBytes)} | ` +
+          `${mib(m.wasmHeapBytes)} | ${t.backend === 'wasm' ? mib(m.estimateWasmHeapBytes) : '—'} | ${mib(m.gpuAllocatedBytes)} |`,
+      );
+    }
+  }
   // The ratio line: the studio's default preset when it was run, else the first preset run.
   const def = r.presets.includes(r.defaultPreset) ? r.defaultPreset : r.presets[0];
   const ptDef = torchBy.get(def);
@@ -341,6 +405,20 @@ function markdown(r) {
       .map((t) => `${t.backend} ${t.status === 'ok' && t.medianMs ? fmt(t.medianMs / ptDef.medianMs, 2) + '×' : 'n/a (' + (t.note ?? t.status) + ')'}`);
     lines.push(`\nStudio ÷ PyTorch, preset ${def}${def === r.defaultPreset ? ' (the default)' : ''} (PyTorch ${fmt(ptDef.medianMs, 0)} ms/step): ${ratios.join('; ')}.`);
   }
+  if (r.ab?.results) {
+    const base = r.ab.results[0].medianMs;
+    lines.push('');
+    lines.push(
+      `wasm A/B of this round's kernels, preset ${r.ab.preset}, ${r.ab.rounds} interleaved rounds in one trainer ` +
+        `(load ${r.ab.loadavgBefore.map((x) => x.toFixed(1)).join('/')} → ${r.ab.loadavgAfter.map((x) => x.toFixed(1)).join('/')}):`,
+    );
+    lines.push('');
+    lines.push('| configuration | median ms/step | vs all on | steps (ms) | relaxed SIMD ran |');
+    lines.push('|---|---|---|---|---|');
+    for (const x of r.ab.results) {
+      lines.push(`| ${x.name} | ${fmt(x.medianMs, 0)} | ${fmt(x.medianMs / base, 2)}× | ${x.stepMs.map((v) => fmt(v, 0)).join(', ')} | ${x.flavour.relaxed} |`);
+    }
+  } else if (r.ab?.error) lines.push(`\nwasm A/B: ${r.ab.error}`);
   if (r.torch?.error) lines.push(`\nPyTorch twin: ${r.torch.error}`);
   else if (r.torch) {
     const per = (r.torch.runs ?? [])

@@ -102,6 +102,14 @@ test('benchmark: four tasks for random and briefly pre-trained tiny weights, tab
   console.log('[scores]', JSON.stringify(cells.map((c) => `${c.weights} ${c.task}.${c.metric}=${c.value.toFixed(4)}`)));
   await expect(panel).toContainText('liver'); // names from the JSON list reach the report
 
+  // Honest captions, as visible text beside the scores: the label tasks split one labelled scan (optimistic);
+  // the scored abdomen was not pre-trained on (the sweep trained on the chest), so no "fit, not transfer".
+  const oneLabelled = panel.locator('[data-testid=bench-caption][data-kind=one-labelled]');
+  await expect(oneLabelled).toBeVisible();
+  await expect(oneLabelled).toContainText('one labelled scan: optimistic');
+  await expect(oneLabelled).toContainText('example_ct.nii.gz');
+  await expect(panel.locator('[data-testid=bench-caption][data-kind=fit]')).toHaveCount(0);
+
   // Charts: a learning curve per task with points for both weights sets, and the score-vs-steps view.
   for (const t of ['position', 'organ-probe', 'few-shot-seg', 'retrieval']) {
     const chart = panel.getByTestId(`bench-curve-${t}`);

@@ -7,10 +7,9 @@ import { expect, test, type Page } from '@playwright/test';
 import { gunzipSync } from 'fflate';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DATA, pickFiles, rowNamed } from './helpers/ingest';
+import { rowNamed } from './helpers/ingest';
 
 const SHOTS = resolve('artifacts/screenshots');
-const CHEST = join(DATA, 'ct-chest-elastix/chest_ct_derived_4x.nii.gz');
 const BACKEND = process.env.MAPS_BACKEND ?? 'webgpu';
 const R = 16;
 /** Window stride of the main map: 8 (r/2) looks right on the screenshot; MAPS_E2E_STRIDE=16 halves the run time. */
@@ -39,14 +38,14 @@ async function setField(page: Page, testId: string, value: string | number): Pro
   await page.getByTestId(testId).fill(String(value));
 }
 
-/** The sample CT (loaded by the studio) plus the chest CT, a tiny run trained for a few steps on BACKEND. */
+/** The bundled samples (abdomen CT with labels, chest CT), a tiny run trained for a few steps on BACKEND. */
 async function trainTinyRun(page: Page, steps: number): Promise<void> {
   page.on('console', (m) => m.type() === 'error' && console.log('[page]', m.text()));
   page.on('pageerror', (e) => console.log('[pageerror]', e.message));
   await page.goto('/');
   await expect(rowNamed(page, 'sample-ct.nii.gz')).toHaveCount(1, { timeout: 120_000 });
+  await expect(rowNamed(page, 'sample-chest-ct.nii.gz')).toHaveCount(1, { timeout: 120_000 });
   await expect(page.getByTestId('dataset')).toHaveAttribute('data-busy', 'false', { timeout: 120_000 });
-  await pickFiles(page, [CHEST]);
   await expect(page.getByTestId('dataset-row')).toHaveCount(2);
   await page.getByTestId('tab-train').click();
   await page.getByTestId('cfg-preset').selectOption('tiny');

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { join } from 'node:path';
-import { DATA, pickFiles, pickFolder, rowNamed } from './helpers/ingest';
+import { DATA, pickFolder, rowNamed } from './helpers/ingest';
 
 // A session of loading and viewing scans must never talk to anything but the page's own origin:
 // every request of the page and its workers is recorded, and the page carries a strict CSP.
@@ -17,12 +17,12 @@ test('privacy: loading and viewing requests nothing outside the origin, under a 
   expect(headers['cross-origin-opener-policy']).toBe('same-origin');
   expect(headers['cross-origin-embedder-policy']).toBe('require-corp');
 
-  // The sample CT loads on start and is shown.
+  // The bundled samples load on start and the first is shown.
   await expect(rowNamed(page, 'sample-ct.nii.gz')).toHaveAttribute('data-status', 'ok', { timeout: 60_000 });
+  await expect(rowNamed(page, 'sample-chest-ct.nii.gz')).toHaveAttribute('data-status', 'ok', { timeout: 60_000 });
   await expect(page.getByTestId('viewer')).toHaveAttribute('data-shown', 'sample-ct.nii.gz');
   // A DICOM series (dcm2niix WebAssembly in a nested worker) and a NIfTI.
   await pickFolder(page, join(DATA, 'dicom-ct3slice-dcmqi/series'));
-  await pickFiles(page, [join(DATA, 'ct-chest-elastix/chest_ct_derived_4x.nii.gz')]);
   await expect(page.locator('[data-testid="dataset-row"][data-status="ok"]')).toHaveCount(3);
   // Viewing: windows, layouts, the preprocessed view, every tab.
   await page.getByTestId('window-lung').click();
@@ -38,5 +38,5 @@ test('privacy: loading and viewing requests nothing outside the origin, under a 
   expect(foreign).toEqual([]);
   // The recording sees worker traffic too: the DICOM decoder's WebAssembly was fetched from the origin.
   expect(requests.some((u) => /dcm2niix.*\.wasm$/.test(u))).toBe(true);
-  expect(requests.some((u) => u.endsWith('/sample-ct.nii.gz'))).toBe(true);
+  for (const f of ['sample-ct.nii.gz', 'sample-ct_seg.nii.gz', 'sample-chest-ct.nii.gz']) expect(requests.some((u) => u.endsWith(`/${f}`))).toBe(true);
 });

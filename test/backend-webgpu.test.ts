@@ -1,12 +1,13 @@
 // src/backend on WebGPU under Node (Dawn, OpenGL ES): initBackend('webgpu') and the chunked AddN fix.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initNodeWebgpu } from './helpers/nodeWebgpu';
+import { initNodeWebgpu, requireWebgpu, SKIP_NODE_WEBGPU } from './helpers/nodeWebgpu';
 
 const gpu = await initNodeWebgpu();
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend, onGpuError } = await import('../src/backend/backends');
 
-describe.skipIf(!gpu.ok)('initBackend on WebGPU (Node, Dawn)', () => {
+describe.skipIf(SKIP_NODE_WEBGPU)('initBackend on WebGPU (Node, Dawn)', () => {
+  beforeAll(() => requireWebgpu(gpu));
   const errors: string[] = [];
   beforeAll(() => {
     onGpuError((m) => errors.push(m));

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Volume } from '../src/volume/volume';
 import {
@@ -346,9 +345,7 @@ describe('presets', () => {
   });
 });
 
-const haveData = existsSync(CT) && existsSync(CHEST);
-
-describe.skipIf(!haveData)('abdomen CT (example_ct.nii.gz)', () => {
+describe('abdomen CT (example_ct.nii.gz)', () => {
   const vol = niftiVolume(CT, { labelsPath: CT_SEG });
   const header = readNiftiNode(CT);
 
@@ -475,7 +472,7 @@ describe.skipIf(!haveData)('abdomen CT (example_ct.nii.gz)', () => {
   });
 });
 
-describe.skipIf(!haveData)('chest CT (chest_ct_derived_4x.nii.gz, LPS)', () => {
+describe('chest CT (chest_ct_derived_4x.nii.gz, LPS)', () => {
   const vol = niftiVolume(CHEST);
   const header = readNiftiNode(CHEST);
 

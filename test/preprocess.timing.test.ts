@@ -1,7 +1,6 @@
 // Timings of preprocessVolume on the shared scans (printed, not asserted: the machine is shared).
 // Run alone: npx vitest run test/preprocess.timing.test.ts
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Volume } from '../src/volume/volume';
 import { preprocessVolume } from '../src/preprocess/preprocess';
@@ -31,7 +30,7 @@ const files = [
   ['ct-chest-elastix/chest_ct_derived_4x.nii.gz', undefined],
 ] as const;
 
-describe.skipIf(!existsSync(DATA))('preprocessVolume timings', () => {
+describe('preprocessVolume timings', () => {
   it('shared NIfTI scans at the studio preset and at 1.5 mm', () => {
     const rows: Record<string, unknown>[] = [];
     for (const [file, seg] of files) {

@@ -10,7 +10,7 @@ import {
   validateRunConfig,
   type ValidationContext,
 } from '../src/store/runConfig';
-import { PRESETS } from '../src/model/presets';
+import { PRESETS, paramCount } from '../src/model/presets';
 import type { RunConfig } from '../src/worker/protocol';
 
 // Abdomen 122×101×112 @ 3 mm and chest 128×128×141 @ 3.906×3.906×2 mm, resampled to 3 mm.
@@ -72,16 +72,49 @@ describe('run configuration validation', () => {
     expect(messages({ ...good, huWindow: [250, -175] })).toContainEqual(expect.stringMatching(/^huWindow:/));
   });
 
-  it('estimates memory per step from the preset and the crop batch', () => {
+  it('estimates memory per step from the preset and the crop batch (coefficients calibrated by the bench)', () => {
     const est = estimateStepMemory(PRESETS.S, { ...good, cropSize: 32 }, 1_000_000);
-    expect(est.parameterBytes).toBe(24_000_000);
-    // 22 crops × 4 blocks × ((10 + 8)·64·128 + 2·2·64²) floats + 22·32³ input floats
-    expect(est.activationBytes).toBe(4 * (22 * 4 * (18 * 64 * 128 + 4 * 4096) + 22 * 32768));
+    // Stored: 4 floats per trainable parameter (weight, m, v, amsgrad max) + the teacher head (640→1024→1024→1024).
+    const teacher = 640 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 1024 + 1024;
+    expect(est.parameterBytes).toBe(4 * (4_000_000 + teacher));
+    // Step: 2.33 per parameter + 22 crops × 4 blocks × (115.5·64·128 + 12·2·64²) + 15.5·22·32³ + 0.6 M, in floats.
+    const act = 2.33e6 + 22 * 4 * (115.5 * 64 * 128 + 12 * 2 * 4096) + 15.5 * 22 * 32768 + 6e5;
+    expect(est.activationBytes).toBe(4 * Math.round(act));
     expect(est.totalBytes).toBe(est.parameterBytes + est.activationBytes);
+    expect(est.wasmHeapBytes).toBe(Math.round(1.2 * est.totalBytes));
     expect(est.largestBuffer.bytes).toBe(22 * 32 ** 3 * 4); // input tokens and MLP hidden tie here
+    // Packed volumes count when given.
+    expect(estimateStepMemory(PRESETS.S, { ...good, cropSize: 32 }, 1_000_000, 1000).parameterBytes).toBe(est.parameterBytes + 4000);
     // tiny at r = 32: T = 8³ = 512 tokens, so the attention scores dominate.
     const tiny = estimateStepMemory(PRESETS.tiny, { ...good, cropSize: 32 }, 0);
     expect(tiny.largestBuffer).toEqual({ bytes: 22 * 2 * 512 * 512 * 4, what: 'attention scores (22 crops × 2 heads × 512² tokens)' });
+  });
+
+  it('measured peaks (bench, wasm, 22 crops) fall within 15 % of the estimate', () => {
+    // tf.profile peakBytes of one step minus what was live before the trainer, from the calibration runs.
+    const measuredMiB: [string, number, number][] = [['S', 32, 498.9], ['B', 32, 680.0], ['L', 32, 1276.9], ['H', 16, 1002.9]];
+    for (const [name, r, mib] of measuredMiB) {
+      const est = estimateStepMemory(PRESETS[name], { ...good, preset: name, cropSize: r }, paramCount(PRESETS[name], r).total, 800_000);
+      expect(est.totalBytes / 2 ** 20 / mib, `${name} r=${r}`).toBeGreaterThan(0.85);
+      expect(est.totalBytes / 2 ** 20 / mib, `${name} r=${r}`).toBeLessThan(1.15);
+    }
+  });
+
+  it('refuses a run whose step cannot fit the 4 GiB wasm heap before it starts, with the numbers', () => {
+    const wasmCtx = (preset: string, r: number) => ctx({ preset: PRESETS[preset], params: paramCount(PRESETS[preset], r).total, gpuLimits: null });
+    const h32: RunConfig = { ...good, preset: 'H', cropSize: 32, backend: 'wasm' };
+    const refused = validateRunConfig(h32, wasmCtx('H', 32));
+    expect(refused).toHaveLength(1);
+    expect(refused[0].field).toBe('preset');
+    expect(refused[0].message).toMatch(/^preset H at r = 32 with 22 crops per step needs about [4-9]\.\d GiB of wasm heap \([\d.]+ GiB of tensors at the step's peak\), over the 4\.0 GiB a wasm backend can address; lower B, sw or r, or choose a smaller preset$/);
+    // 'auto' without a WebGPU adapter lands on wasm: refused too. With an adapter, or on webgpu, the heap is not the limit.
+    expect(validateRunConfig({ ...h32, backend: 'auto' }, wasmCtx('H', 32))).toHaveLength(1);
+    expect(validateRunConfig({ ...h32, backend: 'auto' }, { ...wasmCtx('H', 32), gpuLimits: { maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 31 } })).toEqual([]);
+    expect(validateRunConfig({ ...h32, backend: 'webgpu' }, { ...wasmCtx('H', 32), gpuLimits: { maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 31 } })).toEqual([]);
+    // Smaller steps of the same preset, and the default preset, fit.
+    expect(validateRunConfig({ ...h32, cropSize: 16 }, wasmCtx('H', 16))).toEqual([]);
+    expect(validateRunConfig({ ...h32, preset: 'B' }, wasmCtx('B', 32))).toEqual([]);
+    expect(validateRunConfig({ ...h32, preset: 'L' }, wasmCtx('L', 32))).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { strToU8, unzipSync, zipSync } from 'fflate';
-import { RunFileError, decodeRunFile, encodeRunFile, runFileName, runFileWeights } from '../src/persist/runFile';
+import { RunFileError, decodeRunFile, encodeRunFile, readRunFileSummary, runFileName, runFileWeights } from '../src/persist/runFile';
 import { fingerprintVolume, matchVolumes } from '../src/persist/fingerprint';
 import type { SavedRun } from '../src/persist/savedRun';
 import { PRESETS, type EncoderPreset } from '../src/model/presets';
@@ -109,6 +109,39 @@ describe('.voco run file', () => {
     const { tiny: _gone, ...without } = PRESETS;
     expect(() => decodeRunFile(file, 'x.voco', without)).toThrow(/model preset "tiny", which this studio does not have/);
     expect(() => encodeRunFile(makeRun(), PRESETS.S)).toThrow(/uses preset tiny/);
+  });
+});
+
+describe('run file markers (runs continued elsewhere)', () => {
+  it('round-trips markers in the manifest; a file without them reads as before', () => {
+    const run = makeRun();
+    expect(decodeRunFile(encodeRunFile(run, PRESETS.tiny), 'a.voco', PRESETS).meta).not.toHaveProperty('markers');
+    run.meta.markers = [{ step: 3, label: 'torchrun' }];
+    const back = decodeRunFile(encodeRunFile(run, PRESETS.tiny), 'a.voco', PRESETS);
+    expect(back.meta.markers).toEqual([{ step: 3, label: 'torchrun' }]);
+  });
+
+  it('reads a source column of metrics.csv as markers; the history keeps its numeric columns', () => {
+    const good = unzipSync(encodeRunFile(makeRun(), PRESETS.tiny));
+    const lines = Buffer.from(good['metrics.csv']).toString().trim().split('\n');
+    const sources = ['studio', 'studio', 'studio', 'torchrun', 'torchrun'];
+    const csv = [`${lines[0]},source,effRank`, ...lines.slice(1).map((l, i) => `${l},${sources[i]},${i + 1}`)].join('\n') + '\n';
+    const file = zipSync({ ...good, 'metrics.csv': strToU8(csv) });
+    const back = decodeRunFile(file, 'cluster.voco', PRESETS);
+    expect(back.meta.markers).toEqual([{ step: 3, label: 'torchrun' }]);
+    expect(back.metrics.length).toBe(5);
+    // The comparison's reader keeps every column, also ones the studio's history does not have.
+    const summary = readRunFileSummary(file, 'cluster.voco');
+    expect(summary.config?.preset).toBe('tiny');
+    expect(Array.from(summary.metrics.metrics.effRank)).toEqual([1, 2, 3, 4, 5]);
+    expect(summary.meta.markers).toEqual([{ step: 3, label: 'torchrun' }]);
+    // Bad markers are refused with the file's name.
+    const manifest = JSON.parse(Buffer.from(good['voco-run.json']).toString());
+    manifest.meta.markers = [{ step: 'late' }];
+    const bad = zipSync({ ...good, 'voco-run.json': strToU8(JSON.stringify(manifest)) });
+    expect(() => decodeRunFile(bad, 'bad.voco', PRESETS)).toThrow(/bad.voco is damaged: bad.voco: voco-run.json: marker 1/);
+    expect(() => readRunFileSummary(bad, 'bad.voco')).toThrow(/marker 1/);
+    expect(() => readRunFileSummary(strToU8('nope'), 'n.voco')).toThrow(/n.voco is not a VoCo run file/);
   });
 });
 

@@ -1,15 +1,14 @@
 // The VoCo losses and their gradients on tfjs-backend-webgpu (Dawn under Node) against the cpu backend and the
 // authors' golden values. Skips only when Dawn cannot give an adapter, and says why.
 import { readFileSync } from 'node:fs';
-import { initNodeWebgpu } from './helpers/nodeWebgpu';
+import { initNodeWebgpu, requireWebgpu, SKIP_NODE_WEBGPU } from './helpers/nodeWebgpu';
 import { lossCaseTensors, relativeError, type LossCase } from './helpers/vocoFixture';
 import { VOCO_REFERENCE } from './helpers/paths';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const fixturePath = VOCO_REFERENCE;
 const fixture = JSON.parse(readFileSync(fixturePath, 'utf8')) as { losses: LossCase[] };
 const gpu = await initNodeWebgpu();
-if (!gpu.ok) console.warn(`voco-webgpu: skipped, WebGPU is unavailable under Node: ${gpu.reason}`);
 const tf = await import('@tensorflow/tfjs-core');
 const { AdamW, emaUpdate, vocoLosses } = await import('../src/voco');
 
@@ -40,7 +39,8 @@ async function evaluate(backend: string, c: LossCase): Promise<Result> {
   return result;
 }
 
-describe.skipIf(!gpu.ok)(`VoCo losses on WebGPU (${gpu.adapter || 'no adapter'})`, () => {
+describe.skipIf(SKIP_NODE_WEBGPU)(`VoCo losses on WebGPU (${gpu.adapter || 'no adapter'})`, () => {
+  beforeAll(() => requireWebgpu(gpu));
   it('match the cpu backend and the golden values within 1e-4', async () => {
     expect(fixture.losses.length).toBeGreaterThanOrEqual(process.env.VOCO_REFERENCE ? 1 : 6);
     await tf.setBackend('webgpu');

@@ -3,7 +3,10 @@
 //   config.json            the RunConfig (same format as the studio's config export)
 //   weights.safetensors    every model weight (teacher head included), float32, in the model's order
 //   optimizer.safetensors  AdamW moments / amsgrad maxima
-//   metrics.csv            the metric history
+//   metrics.csv            the metric history (may carry a text column `source`: where each row was trained)
+// Markers (RunMeta.markers, where a run moved between machines) are an optional field of the manifest's meta;
+// a `source` column of metrics.csv adds one at every change of source. Both optional: version 1 files written
+// before them read the same, and older studios ignore them.
 // Tensor-free byte work: decoding checks everything before it returns, so a bad file changes nothing.
 import { strToU8, unzipSync, zipSync, type Zippable } from 'fflate';
 import { fromSafetensors, toSafetensors } from '../model/weights';
@@ -11,6 +14,7 @@ import type { EncoderPreset } from '../model/presets';
 import type { TrainerState } from '../worker/protocol';
 import { metricsFromCsv, metricsToCsv } from '../store/metricsHistory';
 import { parseRunConfig, serializeRunConfig } from '../store/runConfig';
+import { mergeMarkers, parseMetricsCsv, SEGMENT_COLUMNS, validMarkers, type ParsedMetricsCsv, type RunMarker } from '../store/runCompare';
 import type { RunMeta, SavedRun } from './savedRun';
 
 export const RUN_FILE_FORMAT = 'voco-studio-run';
@@ -144,8 +148,11 @@ export function decodeRunFile(bytes: Uint8Array, source: string, presets: Record
   for (const t of optimizerFile.tensors) optimizerTensors[t.name] = t.data;
 
   let metrics;
+  let csvMarkers: RunMarker[] = [];
   try {
-    metrics = metricsFromCsv(text(FILES.metrics), `${source}: ${FILES.metrics}`);
+    const csv = text(FILES.metrics);
+    metrics = metricsFromCsv(csv, `${source}: ${FILES.metrics}`);
+    if (hasSegmentColumn(csv)) csvMarkers = parseMetricsCsv(csv, `${source}: ${FILES.metrics}`).markers;
   } catch (e) {
     return fail(`is damaged: ${(e as Error).message}`);
   }
@@ -161,6 +168,13 @@ export function decodeRunFile(bytes: Uint8Array, source: string, presets: Record
     fail(`is damaged: it describes ${m.volumes.length} input volumes but its configuration names ${config.volumeIds.length}`);
   }
 
+  let markers: RunMarker[];
+  try {
+    markers = mergeMarkers(validMarkers(m.markers, `${source}: ${FILES.manifest}`), csvMarkers);
+  } catch (e) {
+    return fail(`is damaged: ${(e as Error).message}`);
+  }
+
   const state: TrainerState = {
     format: 'voco-trainer-state',
     version: 1,
@@ -173,7 +187,74 @@ export function decodeRunFile(bytes: Uint8Array, source: string, presets: Record
     volumeCursor: tr.volumeCursor,
     dropoutRng: tr.dropoutRng,
   };
-  return { meta: { ...m, config, step: tr.step }, state, metrics };
+  const { markers: _m, ...metaRest } = m;
+  return { meta: { ...metaRest, config, step: tr.step, ...(markers.length ? { markers } : {}) }, state, metrics };
+}
+
+function hasSegmentColumn(csv: string): boolean {
+  const header = csv.slice(0, csv.indexOf('\n') >>> 0).split(',').map((h) => h.trim());
+  return SEGMENT_COLUMNS.some((c) => header.includes(c));
+}
+
+/** What the run comparison needs from a .voco file: no weights read, no preset check. */
+export interface RunFileSummary {
+  meta: Omit<RunMeta, 'config'>;
+  /** The configuration, or null when config.json is not one this studio reads (the curves still compare). */
+  config: RunMeta['config'] | null;
+  /** Every column of metrics.csv (also ones this studio's history does not have), markers merged in meta. */
+  metrics: ParsedMetricsCsv;
+}
+
+/**
+ * Reads only the manifest, the configuration and the metrics of a .voco file (the weights are not unpacked).
+ * Throws RunFileError naming the file and the problem.
+ */
+export function readRunFileSummary(bytes: Uint8Array, source: string): RunFileSummary {
+  const fail = (why: string): never => {
+    throw new RunFileError(`${source} ${why}`);
+  };
+  const wanted = new Set<string>([FILES.manifest, FILES.config, FILES.metrics]);
+  let entries: Record<string, Uint8Array> = {};
+  try {
+    entries = unzipSync(bytes, { filter: (e) => wanted.has(e.name) });
+  } catch {
+    fail('is not a VoCo run file (it is not a zip archive)');
+  }
+  const text = (name: string) => {
+    const f = entries[name];
+    if (!f) fail(`is not a complete VoCo run file: ${name} is missing`);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(f);
+    } catch {
+      return fail(`is damaged: ${name} is not UTF-8 text`);
+    }
+  };
+  if (!entries[FILES.manifest]) fail(`is not a VoCo run file (no ${FILES.manifest} inside)`);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(text(FILES.manifest));
+  } catch (e) {
+    return fail(`is damaged: ${FILES.manifest} is not JSON (${(e as Error).message})`);
+  }
+  if (manifest?.format !== RUN_FILE_FORMAT) fail(`is not a VoCo run file (format ${JSON.stringify(manifest?.format)})`);
+  if (manifest.version !== RUN_FILE_VERSION) fail(`has run-file version ${manifest.version}; this studio reads version ${RUN_FILE_VERSION}`);
+  const m = manifest.meta;
+  if (!m || typeof m.id !== 'string') fail('is damaged: its run description is incomplete');
+  let config: RunMeta['config'] | null = null;
+  try {
+    config = parseRunConfig(text(FILES.config), `${source}: ${FILES.config}`);
+  } catch {
+    config = null;
+  }
+  let metrics: ParsedMetricsCsv;
+  let markers: RunMarker[];
+  try {
+    metrics = parseMetricsCsv(text(FILES.metrics), `${source}: ${FILES.metrics}`);
+    markers = mergeMarkers(validMarkers(m.markers, `${source}: ${FILES.manifest}`), metrics.markers);
+  } catch (e) {
+    return fail(`is damaged: ${(e as Error).message}`);
+  }
+  return { meta: { ...m, ...(markers.length ? { markers } : {}) }, config, metrics: { ...metrics, markers } };
 }
 
 /** Names a downloaded run file after the run. */

@@ -2,6 +2,7 @@
 import type { RunConfig, TrainerState } from '../worker/protocol';
 import type { MetricsSnapshot } from '../store/metricsHistory';
 import type { VolumeFingerprint } from './fingerprint';
+import type { RunMarker } from '../store/runCompare';
 
 export interface RunMeta {
   id: string;
@@ -20,6 +21,11 @@ export interface RunMeta {
   /** Backend that trained it last (name and adapter), for the list. */
   backend: string | null;
   origin: 'trained' | 'imported';
+  /**
+   * Places on the step axis where the run moved (e.g. {step: 1200, label: 'torchrun'}: steps from 1200 on were
+   * trained on a cluster). Optional: absent in runs saved before markers existed. See docs/run-comparison.md.
+   */
+  markers?: RunMarker[];
 }
 
 export interface SavedRun {

@@ -44,6 +44,9 @@ export const init = (handle: number, choice: BackendChoice, opts?: InitBackendOp
 export const matmul = (handle: number, sizes: number[], budgetMs = 600) => call(handle, { cmd: 'matmul', sizes, budgetMs });
 export const train = (handle: number, req: TrainBenchRequest) => call(handle, { cmd: 'train', req });
 export const crop = (handle: number) => call(handle, { cmd: 'crop' });
+/** Interleaved A/B of kernel switches on one trainer (see abSteps in workers/bench.worker.ts). */
+export const ab = (handle: number, req: Record<string, unknown>) => call(handle, { cmd: 'ab', req });
+export const switches = (handle: number, s: Record<string, unknown>) => call(handle, { cmd: 'switches', switches: s });
 export const phases = (handle: number, preset: string, cropSize = 32, crops = 22, reps = 3) =>
   call(handle, { cmd: 'phases', preset, cropSize, crops, reps });
 export const shapes = (handle: number, list: [number, number, number][], reps = 5) => call(handle, { cmd: 'shapes', shapes: list, reps });

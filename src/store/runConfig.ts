@@ -13,6 +13,8 @@ export interface PresetShape {
   mlpRatio: number;
   headHidden: number;
   headOut: number;
+  /** Embedding taps (src/model/presets.ts); the embedding is stageEnds.length × dim wide. Default 5. */
+  stageEnds?: readonly number[];
 }
 
 /** A participating volume as validation sees it: its voxel counts at the target spacing, before padding. */
@@ -97,10 +99,18 @@ export function resampledRasDims(dims: readonly number[], affine: number[][], ta
 }
 
 export interface StepMemoryEstimate {
-  /** Bytes held during one training step: parameters with optimizer state, plus activations kept for backprop. */
+  /**
+   * Peak bytes of live tensors during one training step: parameters with optimizer state and the teacher head,
+   * gradients, activations kept for backprop, the packed volumes. Calibrated against tf.profile's peakBytes
+   * (`npm run bench` prints estimate and measurement side by side).
+   */
   totalBytes: number;
+  /** Stored between steps: weights, AdamW m, v, amsgrad max, the teacher head (and the packed volumes, if given). */
   parameterBytes: number;
+  /** What one step adds on top: gradients and activations. */
   activationBytes: number;
+  /** Expected size of the wasm heap (WebAssembly.Memory) after a step: totalBytes plus allocator slack. */
+  wasmHeapBytes: number;
   /** The largest single tensor of the step and what it is (bounded by GPU buffer limits). */
   largestBuffer: { bytes: number; what: string };
 }
@@ -108,28 +118,53 @@ export interface StepMemoryEstimate {
 const F32 = 4;
 
 /**
- * A rough memory estimate of one step of the VoCo ViT encoder: every crop is patch-embedded into T = (r/p)³
- * tokens of width D and passes `depth` transformer blocks once (student and teacher share the encoder and
- * differ in their heads). Per block the backward pass keeps about (10 + 2·mlpRatio)·T·D values (norms,
- * q/k/v, projections, residual, MLP hidden before and after its activation) plus 2·heads·T² attention values.
- * Parameters count ×6: weights, gradients, AdamW m, v and amsgrad max, and the teacher copy of the head.
+ * The wasm backend's heap can grow to 4 GiB (tfjs-backend-wasm's threaded build declares 65536 pages of 64 KiB);
+ * a step that needs more fails with "out of memory" and the page must be reloaded.
  */
-export function estimateStepMemory(preset: PresetShape, config: RunConfig, params: number): StepMemoryEstimate {
+export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
+
+/**
+ * Coefficients measured with tf.profile's peakBytes on the wasm backend (tiny, S, B, L, H at r = 16 and 32, 22 and 26
+ * crops; least squares, within ±10 % for every preset but tiny, which it over-estimates by 30 %), in float32 values:
+ * - per trainable parameter during the step: its gradient and the squared gradient of the norm (2.33);
+ * - per crop, block and token·channel: everything tfjs keeps for backprop (115.5: each elementwise op of the block
+ *   keeps its output until the backward pass has used it, and the backward pass makes as many again);
+ * - per crop, block, head and token²: the attention scores and their softmax chain (12, from the op count);
+ * - per crop voxel: crop tokens, patch embedding and its gradient (15.5); plus 0.6 M values of fixed scratch.
+ * The wasm heap ends about 1.2× the peak (allocator fragmentation, XNNPACK's packed operands).
+ */
+const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 12, perVoxel: 15.5, fixed: 6e5, heapSlack: 1.2 };
+
+/**
+ * Memory of one step of the VoCo ViT encoder at this configuration: every crop is patch-embedded into T = (r/p)³
+ * tokens of width D and passes `depth` transformer blocks once (student and teacher share the encoder and differ in
+ * their heads). `params` is the trainable parameter count (encoder + student head, paramCount().total);
+ * `volumeVoxels` the packed training volumes, when known.
+ */
+export function estimateStepMemory(preset: PresetShape, config: RunConfig, params: number, volumeVoxels = 0): StepMemoryEstimate {
   const n = cropsPerStep(config);
   const g = config.cropSize / preset.patch;
   const tokens = g * g * g;
-  const perBlock = (10 + 2 * preset.mlpRatio) * tokens * preset.dim + 2 * preset.heads * tokens * tokens;
-  const inputBytes = n * config.cropSize ** 3 * F32;
-  const activationBytes = n * preset.depth * perBlock * F32 + inputBytes;
-  const parameterBytes = params * 6 * F32;
+  const voxels = config.cropSize ** 3;
+  const embed = (preset.stageEnds?.length ?? 5) * preset.dim;
+  const h = preset.headHidden;
+  const teacherHead = embed * h + h + h * h + h + h * preset.headOut + preset.headOut;
+  const parameterBytes = (4 * params + teacherHead + volumeVoxels) * F32;
+  const activations =
+    MEM.perParam * params +
+    n * preset.depth * (MEM.perTokenChannel * tokens * preset.dim + MEM.perScore * preset.heads * tokens * tokens) +
+    MEM.perVoxel * n * voxels +
+    MEM.fixed;
+  const activationBytes = Math.round(activations) * F32;
+  const totalBytes = parameterBytes + activationBytes;
   const candidates = [
-    { bytes: inputBytes, what: `crop tokens (${n} crops × ${config.cropSize}³ voxels)` },
+    { bytes: n * voxels * F32, what: `crop tokens (${n} crops × ${config.cropSize}³ voxels)` },
     { bytes: n * preset.heads * tokens * tokens * F32, what: `attention scores (${n} crops × ${preset.heads} heads × ${tokens}² tokens)` },
     { bytes: n * tokens * preset.dim * preset.mlpRatio * F32, what: `MLP hidden activations (${n} crops × ${tokens} tokens × ${preset.dim * preset.mlpRatio})` },
     { bytes: n * tokens * preset.dim * 3 * F32, what: `q/k/v projections (${n} crops × ${tokens} tokens × ${3 * preset.dim})` },
   ];
   const largestBuffer = candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  return { totalBytes: activationBytes + parameterBytes, parameterBytes, activationBytes, largestBuffer };
+  return { totalBytes, parameterBytes, activationBytes, wasmHeapBytes: Math.round(totalBytes * MEM.heapSlack), largestBuffer };
 }
 
 export function formatBytes(bytes: number): string {
@@ -225,6 +260,22 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   if (!isInt(config.seed) || config.seed < 0 || config.seed > 0xffffffff) bad('seed', `seed ${config.seed}: must be an integer from 0 to 4294967295`);
   if (!BACKEND_CHOICES.includes(config.backend)) bad('backend', `backend "${config.backend}": choose one of ${BACKEND_CHOICES.join(', ')}`);
   if (!isInt(config.checkpointEvery) || config.checkpointEvery < 0) bad('checkpointEvery', `checkpoint interval ${config.checkpointEvery}: must be an integer ≥ 0 (0 disables)`);
+
+  // The wasm heap: a step that outgrows it fails with "out of memory" and costs a reload; refuse before starting.
+  // 'auto' lands on wasm where there is no WebGPU adapter (and on a software one, which auto never picks).
+  const wasmLikely = config.backend === 'wasm' || (config.backend === 'auto' && !ctx.gpuLimits);
+  if (preset && wasmLikely && issues.length === 0 && ctx.params !== undefined) {
+    const packedVoxels = chosen.reduce((s, v) => s + v.dims[0] * v.dims[1] * v.dims[2], 0);
+    const est = estimateStepMemory(preset, config, ctx.params, packedVoxels);
+    if (est.wasmHeapBytes > WASM_HEAP_LIMIT_BYTES) {
+      bad(
+        'preset',
+        `preset ${preset.name} at r = ${config.cropSize} with ${cropsPerStep(config)} crops per step needs about ${formatBytes(est.wasmHeapBytes)} ` +
+          `of wasm heap (${formatBytes(est.totalBytes)} of tensors at the step's peak), over the ${formatBytes(WASM_HEAP_LIMIT_BYTES)} a wasm backend ` +
+          `can address; lower B, sw or r, or choose a smaller preset`,
+      );
+    }
+  }
 
   // GPU buffer limits: a single tensor larger than a storage binding silently computes garbage on WebGPU.
   const canCheckGpu = preset && ctx.gpuLimits && (config.backend === 'webgpu' || config.backend === 'auto');

@@ -7,6 +7,7 @@ import { MetricsHistory, metricRow, type MetricsSnapshot } from './metricsHistor
 import { DEFAULT_RUN_CONFIG } from './runConfig';
 import type { RunMeta } from '../persist/savedRun';
 import type { VolumeFingerprint } from '../persist/fingerprint';
+import type { RunMarker } from './runCompare';
 
 /** Geometry of a preprocessed volume of the run (for drawing crop boxes on the source scan). */
 export interface RunVolumeGeometry {
@@ -48,6 +49,8 @@ export interface RunStoreState {
   /** When the active run was created, and its input volumes (in config.volumeIds order). */
   createdAt: number | null;
   runVolumes: VolumeFingerprint[];
+  /** Where the run moved between machines (kept from a resumed/imported run, saved with its checkpoints). */
+  markers: RunMarker[];
   /** Preprocessed geometry of the run's volumes by id. */
   geometry: Record<string, RunVolumeGeometry>;
   /** The configuration being edited in the setup panel. */
@@ -75,6 +78,7 @@ export const initialRunState: RunStoreState = {
   lastCheckpoint: null,
   createdAt: null,
   runVolumes: [],
+  markers: [],
   geometry: {},
   draft: DEFAULT_RUN_CONFIG,
   savedRuns: [],
@@ -157,6 +161,7 @@ export function beginRun(run: {
   createdAt: number;
   runVolumes: VolumeFingerprint[];
   metrics?: MetricsSnapshot;
+  markers?: RunMarker[];
 }): void {
   if (run.metrics) runHistory.load(run.metrics);
   else runHistory.clear();
@@ -174,6 +179,7 @@ export function beginRun(run: {
     step: run.step,
     createdAt: run.createdAt,
     runVolumes: run.runVolumes,
+    markers: (run.markers ?? []).filter((m) => m.step <= run.step),
   }));
 }
 

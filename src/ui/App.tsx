@@ -1,24 +1,27 @@
 import { useEffect, useState, type DragEvent } from 'react';
 import { BenchmarkPanel } from './benchmark/BenchmarkPanel';
+import { ComparePanel } from './compare/ComparePanel';
 import { DatasetPanel } from './dataset/DatasetPanel';
-import { ingestDrop, loadSampleCt } from './dataset/ingestActions';
+import { ingestDrop, loadSamples } from './dataset/ingestActions';
 import { MapsPanel } from './maps/MapsPanel';
 import { PreprocessPanel } from './preprocess/PreprocessPanel';
 import { TrainPanel } from './train/TrainPanel';
 import { Viewer } from './viewer/Viewer';
+import { inspectModelFile, isCheckpointFileName } from './train/modelImport';
 
 // The studio's frame: dataset on the left, the viewer in the middle, the work tabs on the right.
 // Each panel lives in its own file; this file only lays them out.
-const TABS = ['Preprocess', 'Train', 'Maps', 'Benchmark'] as const;
+const TABS = ['Preprocess', 'Train', 'Compare', 'Maps', 'Benchmark'] as const;
 type Tab = (typeof TABS)[number];
 
-// The bundled sample CT loads once per page (StrictMode mounts effects twice in development).
-// `?sample=0` starts empty (tests that count rows).
+// The bundled samples load once per page (StrictMode mounts effects twice in development).
+// `?sample=0` starts empty (tests that count rows); `?sample=abdomen` loads the abdomen CT alone.
 let sampleRequested = false;
 function loadSampleOnce() {
-  if (sampleRequested || new URLSearchParams(location.search).get('sample') === '0') return;
+  const which = new URLSearchParams(location.search).get('sample');
+  if (sampleRequested || which === '0') return;
   sampleRequested = true;
-  loadSampleCt().catch((e: Error) => console.error('sample CT:', e.message));
+  void loadSamples(which === 'abdomen' ? 'abdomen' : 'all');
 }
 
 export function App() {
@@ -36,11 +39,20 @@ export function App() {
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
     setDragging(false);
+    // Model checkpoints (.pt, .pth, .safetensors) go to Train → Import model, not to the scan loader.
+    const files = Array.from(e.dataTransfer.files);
+    const checkpoint = files.find((f) => isCheckpointFileName(f.name));
+    if (checkpoint) {
+      setTab('Train');
+      void inspectModelFile(checkpoint);
+      if (files.every((f) => isCheckpointFileName(f.name))) return;
+    }
     void ingestDrop(e.dataTransfer);
   };
 
   return (
-    <div className="app" onDragOver={onDragOver} onDragLeave={(e) => e.relatedTarget == null && setDragging(false)} onDrop={onDrop}>
+    // Comparing runs needs room for charts and a wide table: the right column widens while Compare is open.
+    <div className={tab === 'Compare' ? 'app app-wide' : 'app'} onDragOver={onDragOver} onDragLeave={(e) => e.relatedTarget == null && setDragging(false)} onDrop={onDrop}>
       <header className="topbar">
         <h1>VoCo Studio</h1>
         <span className="topbar-sub">Volume Contrast pre-training for 3-D CT, in your browser</span>
@@ -65,6 +77,7 @@ export function App() {
         <div className="tab-body">
           {tab === 'Preprocess' && <PreprocessPanel />}
           {tab === 'Train' && <TrainPanel />}
+          {tab === 'Compare' && <ComparePanel />}
           {tab === 'Maps' && <MapsPanel />}
           {tab === 'Benchmark' && <BenchmarkPanel />}
         </div>

@@ -2,7 +2,11 @@
 // bias correction; with amsgrad the running maximum of the raw second moment v is kept and bias-corrected at use
 // (torch keeps max(v), not max(v̂)). Optional global-norm clipping as torch.nn.utils.clip_grad_norm_.
 // Everything happens on the device inside one tidy; slots are non-trainable variables updated by assign.
+// Where the backend has the fused kernel (src/kernels/fusedAdamW.ts: cpu, wasm, webgpu) each variable is updated in
+// one pass; elsewhere (webgl) by tf ops. A caller that already knows the global gradient norm (the trainer reads
+// it with the loss) passes it, and the norm is not computed a second time.
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAdamW, fusedAdamWAvailable } from '../kernels/fusedAdamW';
 
 export interface AdamWOptions {
   weightDecay: number;
@@ -38,6 +42,14 @@ interface Slot {
 
 const SYNC_READ_BACKENDS = new Set(['cpu', 'wasm']);
 
+/**
+ * Global L2 norm of a list of tensors. Summed pairwise, not with tf.addN: webgpu's AddN binds every input at once
+ * and fails (silently, as a GPU validation error) beyond maxStorageBuffersPerShaderStage, i.e. for any real model.
+ */
+function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  return tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))) as tf.Scalar;
+}
+
 export class AdamW {
   readonly weightDecay: number;
   readonly beta1: number;
@@ -72,7 +84,11 @@ export class AdamW {
     return this.stepCount;
   }
 
-  apply(vars: tf.Variable[], grads: tf.Tensor[], lr: number): AdamWResult {
+  /**
+   * One update. `knownGradNorm`: the global L2 norm of `grads`, when the caller has it already (skips measuring it).
+   * `opts.fused: false` forces the tf-op path (for parity tests and benchmarks).
+   */
+  apply(vars: tf.Variable[], grads: tf.Tensor[], lr: number, knownGradNorm?: number, opts: { fused?: boolean } = {}): AdamWResult {
     if (vars.length !== grads.length) throw new Error(`AdamW.apply: ${vars.length} variables but ${grads.length} gradients`);
     if (!Number.isFinite(lr) || lr < 0) throw new Error(`AdamW.apply: lr must be a finite number ≥ 0, got ${lr}`);
     vars.forEach((v, i) => {
@@ -93,12 +109,27 @@ export class AdamW {
     this.lastGradNorm?.dispose();
     this.lastGradNorm = null;
     let gradNorm: tf.Scalar | null = null;
+    const fused = opts.fused !== false && fusedAdamWAvailable();
+    if (knownGradNorm !== undefined && !(knownGradNorm >= 0)) throw new Error(`AdamW.apply: knownGradNorm must be ≥ 0, got ${knownGradNorm}`);
     tf.tidy(() => {
       let gs = grads;
+      if (fused) {
+        const norm = !measure ? null : knownGradNorm !== undefined ? tf.scalar(knownGradNorm) : globalNorm(grads);
+        if (norm) gradNorm = tf.keep(norm);
+        const coef = this.clipNorm !== null && norm ? (tf.minimum(tf.div(this.clipNorm, tf.add(norm, 1e-6)), 1) as tf.Scalar) : tf.scalar(1);
+        const h = { beta1, beta2, eps, stepSize, bc2Sqrt, decay, amsgrad: this.amsgrad };
+        vars.forEach((p, i) => {
+          const { m, v, vMax } = slots[i];
+          const [pNew, mNew, vNew, xNew] = fusedAdamW(p, grads[i], m, v, vMax ?? v, coef, h);
+          m.assign(mNew);
+          v.assign(vNew);
+          if (vMax) vMax.assign(xNew);
+          p.assign(pNew);
+        });
+        return;
+      }
       if (measure) {
-        // Summed pairwise, not with tf.addN: webgpu's AddN binds every input at once and fails (silently, as a GPU
-        // validation error) beyond maxStorageBuffersPerShaderStage (8 by default), i.e. for any real model.
-        const norm = tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))) as tf.Scalar;
+        const norm = knownGradNorm !== undefined ? tf.scalar(knownGradNorm) : globalNorm(grads);
         gradNorm = tf.keep(norm);
         if (this.clipNorm !== null) {
           const coef = tf.minimum(tf.div(this.clipNorm, tf.add(norm, 1e-6)), 1);

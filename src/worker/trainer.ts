@@ -189,7 +189,8 @@ export class Trainer {
     }
     tf.dispose(teacherBackup);
     try {
-      this.optimizer.apply(vars, gradList, lr);
+      // The norm was read with the loss: the optimizer does not measure it again.
+      this.optimizer.apply(vars, gradList, lr, gradNorm);
     } finally {
       tf.dispose(gradList);
     }

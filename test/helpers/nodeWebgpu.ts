@@ -2,7 +2,7 @@
 // unit-tested beside the CPU backend. Idempotent: every caller shares one attempt and one device.
 //
 //   const gpu = await initNodeWebgpu();          // also registers 'cpu'
-//   if (!gpu.ok) console.warn(gpu.reason);
+//   describe.skipIf(SKIP_NODE_WEBGPU)('…', () => { beforeAll(() => requireWebgpu(gpu)); … });
 //   await tf.setBackend('webgpu'); ... await tf.setBackend('cpu');
 import type * as tfTypes from '@tensorflow/tfjs-core';
 
@@ -15,6 +15,17 @@ export interface NodeWebgpuResult {
 }
 
 let attempt: Promise<NodeWebgpuResult> | null = null;
+
+/**
+ * WebGPU tests are skipped only when asked by name (VOCO_SKIP_NODE_WEBGPU=1, e.g. on a machine whose Dawn cannot
+ * start); otherwise a missing adapter FAILS them, so a broken WebGPU path never reads as "skipped".
+ */
+export const SKIP_NODE_WEBGPU = process.env.VOCO_SKIP_NODE_WEBGPU === '1';
+
+/** Throws (failing the suite's setup, hence every test in it) when WebGPU did not start under Node. */
+export function requireWebgpu(gpu: NodeWebgpuResult): void {
+  if (!gpu.ok) throw new Error(`WebGPU is unavailable under Node (set VOCO_SKIP_NODE_WEBGPU=1 to skip on purpose): ${gpu.reason}`);
+}
 
 /**
  * Makes `navigator.gpu` a Dawn instance (OpenGL ES backend, compatibility mode, no display) and then loads tfjs

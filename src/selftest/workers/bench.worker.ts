@@ -3,11 +3,70 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { currentWebGpuDevice, initBackend, onGpuError, type InitBackendOptions } from '../../backend/backends';
 import { measureMatmul } from '../../backend/matmulProbe';
-import { PRESETS, stepFlops } from '../../model';
+import { PRESETS, paramCount, stepFlops } from '../../model';
 import { Trainer } from '../../worker/trainer';
 import type { BackendChoice, RunConfig } from '../../worker/protocol';
 import type { PreprocessedVolume } from '../../volume/volume';
-import { DEFAULT_RUN_CONFIG } from '../../store/runConfig';
+import { DEFAULT_RUN_CONFIG, estimateStepMemory } from '../../store/runConfig';
+import { useWasmSimdBatchMatMul } from '../../backend/wasmMatMulPolicy';
+import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
+import { useFusedAdamW } from '../../kernels/fusedAdamW';
+
+/** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
+export interface KernelSwitches {
+  /** wasm: small batched and matrix-vector products on the SIMD kernel (true) or tfjs's stock loop (false). */
+  simd?: boolean;
+  /** wasm SIMD kernel: relaxed-SIMD multiply-add on / off / where the engine has it (null). */
+  relaxed?: boolean | null;
+  /** AdamW: one fused kernel per variable (true) or tf ops (false). */
+  fusedAdamW?: boolean;
+}
+
+function applySwitches(s: KernelSwitches) {
+  if (s.simd !== undefined) useWasmSimdBatchMatMul(s.simd);
+  if (s.relaxed !== undefined) setSimdRelaxed(s.relaxed);
+  if (s.fusedAdamW !== undefined) useFusedAdamW(s.fusedAdamW);
+  return simdFlavour();
+}
+
+/**
+ * The same training step under several kernel configurations, interleaved (config 1, 2, …, 1, 2, …) in one trainer,
+ * so that a busy machine's load falls on every configuration alike. Returns every step time and the median per config.
+ */
+async function abSteps(req: TrainBenchRequest & { configs: { name: string; switches: KernelSwitches }[]; rounds: number }) {
+  const config: RunConfig = {
+    ...DEFAULT_RUN_CONFIG,
+    volumeIds: volumes.slice(0, req.batchVolumes).map((v) => v.id),
+    preset: req.preset,
+    gridN: req.gridN,
+    cropSize: req.cropSize,
+    batchVolumes: req.batchVolumes,
+    randomCrops: req.randomCrops,
+    totalSteps: 1000,
+    backend: tf.getBackend() as RunConfig['backend'],
+  };
+  const trainer = await Trainer.create(config, volumes);
+  const times = req.configs.map(() => [] as number[]);
+  const flavours: ReturnType<typeof simdFlavour>[] = [];
+  try {
+    for (let w = 0; w < Math.max(1, req.warmup); w++) for (const c of req.configs) {
+      applySwitches(c.switches);
+      await trainer.step();
+    }
+    for (let r = 0; r < req.rounds; r++) {
+      for (let i = 0; i < req.configs.length; i++) {
+        flavours[i] = applySwitches(req.configs[i].switches);
+        const t0 = performance.now();
+        await trainer.step();
+        times[i].push(performance.now() - t0);
+      }
+    }
+  } finally {
+    applySwitches({ simd: true, relaxed: null, fusedAdamW: true });
+    trainer.dispose();
+  }
+  return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
+}
 
 const gpuErrors: string[] = [];
 onGpuError((m) => gpuErrors.push(m));
@@ -61,6 +120,22 @@ export interface TrainBenchResult {
     matmuls: { shapes: string; count: number; ms: number; flops: number; gflops: number }[];
   };
   gpuErrors: string[];
+  /** Memory of the step as measured (see measureMemory); the run setup's estimate is calibrated against it. */
+  memory?: StepMemory;
+}
+
+export interface StepMemory {
+  /** Peak bytes of live tfjs tensors during the first step (tf.profile's peakBytes): what the estimate models. */
+  peakTensorBytes: number;
+  /** Bytes of live tensors between steps (weights, optimizer state, packed volumes, caches). */
+  residentBytes: number;
+  /** wasm: size of the backend's WebAssembly memory after the steps (it only grows: the peak heap). */
+  wasmHeapBytes?: number;
+  /** webgpu: bytes of GPU buffers tfjs holds (in use and pooled), after the steps. */
+  gpuAllocatedBytes?: number;
+  /** The run setup's estimate (src/store/runConfig.ts) for this step: tensors at the peak, and the wasm heap. */
+  estimateBytes: number;
+  estimateWasmHeapBytes: number;
 }
 
 let volumes: PreprocessedVolume[] = [];
@@ -109,6 +184,7 @@ async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
     }
   }
   const errorsBefore = gpuErrors.length;
+  const liveBefore = tf.memory().numBytes;
   const trainer = await Trainer.create(config, volumes);
   const start = performance.now();
   try {
@@ -127,7 +203,18 @@ async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
       return performance.now() - t0;
     };
     for (let i = 0; i < Math.max(1, req.warmup); i++) {
-      const ms = await timeStep();
+      let ms: number | null = null;
+      if (i === 0) {
+        // The first step under tf.profile for its peak tensor bytes (per-kernel timing only costs the warm-up).
+        const residentBytes = tf.memory().numBytes;
+        const info = await tf.profile(async () => {
+          ms = await timeStep();
+        });
+        const packedVoxels = volumes.slice(0, req.batchVolumes).reduce((a, v) => a + v.data.length, 0);
+        const est = estimateStepMemory(preset, config, paramCount(preset, req.cropSize).total, packedVoxels);
+        // peakBytes counts from zero: subtract what was live before the trainer existed (nothing in a fresh worker).
+        result.memory = { peakTensorBytes: info.peakBytes - liveBefore, residentBytes: residentBytes - liveBefore, estimateBytes: est.totalBytes, estimateWasmHeapBytes: est.wasmHeapBytes };
+      } else ms = await timeStep();
       if (ms === null) continue;
       result.warmupMs.push(ms);
       // The first step compiles; decide on the cheapest honest evidence we have.
@@ -148,6 +235,12 @@ async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
       }
     }
     result.tensorsLeakedPerStep = (tf.memory().numTensors - before) / Math.max(1, result.stepMs.length);
+    if (result.memory) {
+      const heap = wasmBackendMemory(tf.backend());
+      if (tf.getBackend() === 'wasm' && heap) result.memory.wasmHeapBytes = heap.buffer.byteLength;
+      const gpu = tf.memory() as { numBytesInGPUAllocated?: number };
+      if (tf.getBackend() === 'webgpu' && gpu.numBytesInGPUAllocated !== undefined) result.memory.gpuAllocatedBytes = gpu.numBytesInGPUAllocated;
+    }
     result.medianMs = median(result.stepMs);
     if (result.nonFiniteSteps) {
       result.note = `${result.nonFiniteSteps} step(s) had a non-finite loss and were left out (${result.firstNonFinite})`;
@@ -400,6 +493,8 @@ type Request =
   | { id: number; cmd: 'matmul'; sizes: number[]; budgetMs: number }
   | { id: number; cmd: 'volumes'; volumes: PreprocessedVolume[] }
   | { id: number; cmd: 'train'; req: TrainBenchRequest }
+  | { id: number; cmd: 'ab'; req: Parameters<typeof abSteps>[0] }
+  | { id: number; cmd: 'switches'; switches: KernelSwitches }
   | { id: number; cmd: 'crop' }
   | { id: number; cmd: 'products'; cases: ProductCase[]; reps: number }
   | { id: number; cmd: 'shapes'; shapes: [number, number, number][]; reps: number }
@@ -420,6 +515,8 @@ self.onmessage = async (e: MessageEvent<Request>) => {
       volumes = msg.volumes;
       value = volumes.length;
     } else if (msg.cmd === 'train') value = await train(msg.req);
+    else if (msg.cmd === 'ab') value = await abSteps(msg.req);
+    else if (msg.cmd === 'switches') value = applySwitches(msg.switches);
     else if (msg.cmd === 'crop') {
       const { benchCropSampler } = await import('../kernels');
       value = await benchCropSampler(tf.getBackend() as 'cpu' | 'wasm' | 'webgl' | 'webgpu', { minMs: 1000 });

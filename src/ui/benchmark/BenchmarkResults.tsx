@@ -2,6 +2,7 @@
 import { useShallow } from 'zustand/react/shallow';
 import { TASK_CATALOG } from '../../eval/tasks/catalog';
 import { resultsCsv, resultsJson } from '../../store/benchmarkResults';
+import { benchmarkCaptions, captionFacts } from '../../store/benchmarkCaptions';
 import { useBenchmarkStore } from '../../store/benchmarkStore';
 import type { BenchmarkScore } from '../../worker/protocol';
 import { downloadBytes } from '../train/download';
@@ -18,6 +19,9 @@ export function BenchmarkResults() {
   const chanceOf = (task: string, metric: string) => results.scores.find((s) => s.task === task && s.metric === metric && s.chance !== undefined)?.chance;
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
   const done = phase === 'done' || phase === 'cancelled' || phase === 'error';
+  // What the scores can and cannot claim, derived from the request and the scores (visible, not a tooltip).
+  const facts = captionFacts(results);
+  const captions = facts ? benchmarkCaptions(facts) : [];
 
   return (
     <section className="bench-section" data-testid="bench-results">
@@ -30,6 +34,15 @@ export function BenchmarkResults() {
           JSON
         </button>
       </div>
+      {captions.length > 0 && (
+        <div className="bench-captions" data-testid="bench-captions">
+          {captions.map((c) => (
+            <p key={c.kind} className="bench-caption" data-testid="bench-caption" data-kind={c.kind}>
+              <strong>{c.text}</strong> <span className="muted">({c.detail})</span>
+            </p>
+          ))}
+        </div>
+      )}
       <div className="bench-table-wrap">
         <table className="table bench-table" data-testid="bench-table">
           <thead>

@@ -7,6 +7,7 @@ import { preprocessInWorker } from '../../preprocess/client';
 import type { PreprocessSettings } from '../../preprocess/settings';
 import { PRESETS } from '../../model/presets';
 import { loadRun } from '../../persist/checkpoints';
+import { matchVolumes } from '../../persist/fingerprint';
 import { decodeRunFile } from '../../persist/runFile';
 import { namesFromMaskSources, pairLabelMap, parseLabelNames } from '../../eval/labels';
 import { loadedScans, useDatasetStore } from '../../store/datasetStore';
@@ -37,6 +38,8 @@ export class BenchmarkController {
   private requestId: number | null = null;
   /** Preprocessed volumes per source Volume object (a new label map makes a new object) and settings. */
   private readonly preprocessed = new WeakMap<Volume, Map<string, Promise<PreprocessedVolume>>>();
+  /** Per weights spec id of the request being built: the loaded scans it was pre-trained on (for the captions). */
+  private trainedOn = new Map<string, string[]>();
 
   private worker(): BenchmarkClient {
     return (this.client ??= BenchmarkClient.spawn());
@@ -55,7 +58,7 @@ export class BenchmarkController {
       failBenchmark(errorText(err));
       return;
     }
-    useBenchmarkStore.setState((st) => ({ results: { ...st.results, config: describeRequest(request) } }));
+    useBenchmarkStore.setState((st) => ({ results: { ...st.results, config: describeRequest(request, this.trainedOn) } }));
     setBenchmarkPhase('running', { message: 'Starting the benchmark worker…', done: 0, total: 1 });
     const { requestId, done } = this.worker().run(request, receiveEvent);
     this.requestId = requestId;
@@ -196,14 +199,24 @@ export class BenchmarkController {
 
   private async weightSpecs(s: BenchmarkState, cropSize: number): Promise<BenchmarkWeightsSpec[]> {
     const out: BenchmarkWeightsSpec[] = [];
+    this.trainedOn = new Map();
+    const runVolumes = useRunStore.getState().config?.volumeIds ?? [];
+    for (const snap of s.snapshots) this.trainedOn.set(snap.id, runVolumes);
     const w = s.weights;
     if (w.initial) {
       out.push({ id: 'initial', label: `${w.preset} · random init (seed ${w.seed})`, preset: w.preset, cropSize, seed: w.seed, step: 0, source: 'initial' });
     }
-    if (w.current) out.push(await this.currentRunWeights('current'));
+    if (w.current) {
+      out.push(await this.currentRunWeights('current'));
+      this.trainedOn.set('current', runVolumes);
+    }
+    const scans = loadedScans(useDatasetStore.getState());
+    const prints = await Promise.all(scans.map((v) => trainingController.fingerprint(v)));
     for (const id of w.savedRuns) {
       const saved = await loadRun(id);
       const c = saved.state.config;
+      // The saved run's scans found among the loaded ones by content (ids are per session).
+      this.trainedOn.set(`saved:${id}`, matchVolumes(saved.meta.volumes, prints).filter((x): x is string => x !== null));
       out.push({ id: `saved:${id}`, label: `${saved.meta.name} · step ${saved.state.step}`, preset: c.preset, cropSize: c.cropSize, seed: c.seed, step: saved.state.step, source: 'checkpoint', weights: saved.state.weights });
     }
     out.push(...s.snapshots);
@@ -234,8 +247,11 @@ export class BenchmarkController {
   }
 }
 
-/** The request as exported with the results: everything but voxels and weights. */
-export function describeRequest(r: BenchmarkRequest): Record<string, unknown> {
+/**
+ * The request as exported with the results: everything but voxels and weights. `trainedOn` gives, per weights
+ * spec, the scored/loaded scans it was pre-trained on (the benchmark captions are derived from it).
+ */
+export function describeRequest(r: BenchmarkRequest, trainedOn: Map<string, string[]> = new Map()): Record<string, unknown> {
   const vol = (id: string) => {
     const v = r.volumes.find((x) => x.id === id)!;
     return { id, name: v.name, dims: v.dims, spacing: v.spacing, labelled: !!v.labels };
@@ -246,7 +262,7 @@ export function describeRequest(r: BenchmarkRequest): Record<string, unknown> {
     backend: r.backend,
     evalVolumes: r.evalVolumeIds.map(vol),
     pretrainVolumes: r.pretrainVolumeIds.map(vol),
-    weights: r.weights.map(({ weights: _w, ...rest }) => ({ ...rest, hasWeights: !!_w })),
+    weights: r.weights.map(({ weights: _w, ...rest }) => ({ ...rest, hasWeights: !!_w, trainedOn: trainedOn.get(rest.id) ?? [] })),
     sweep: r.sweep ?? null,
     labelNames: r.labelNames,
   };

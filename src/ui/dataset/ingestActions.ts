@@ -4,6 +4,8 @@ import { rootsFromDrop, rootsFromFileList } from '../../ingest/collect';
 import { startIngest } from '../../ingest/ingestClient';
 import { countIds, gridMapping, isNamedLabelMap, labelsOnScanGrid, looksLikeIds, mergeLabels } from '../../ingest/labels';
 import type { FromIngestWorker, IngestRoot, LoadedVolume } from '../../ingest/types';
+import { parseLabelNames } from '../../eval/labels';
+import { setLabelNames, useBenchmarkStore } from '../../store/benchmarkStore';
 import { useDatasetStore, type DatasetRow } from '../../store/datasetStore';
 
 const store = () => useDatasetStore.getState();
@@ -24,13 +26,39 @@ export function ingestFileList(list: FileList | File[], pickedFolder: boolean): 
   return ingestRoots(rootsFromFileList(list, pickedFolder));
 }
 
-/** The bundled abdomen CT (public/sample-ct.nii.gz), so the studio shows a real scan at once. */
-export async function loadSampleCt(): Promise<BatchOutcome> {
-  const url = `${import.meta.env.BASE_URL}sample-ct.nii.gz`;
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`sample CT: ${res.status} ${res.statusText}`);
-  const file = new File([await res.blob()], 'sample-ct.nii.gz');
-  return ingestRoots([{ kind: 'file', label: file.name, files: [{ path: file.name, file }] }]);
+/**
+ * The bundled samples (public/, each with its LICENSE): an abdomen CT with its TotalSegmentator label map and
+ * structure names, and a chest CT of another patient. VoCo contrasts volumes with each other, so two scans are
+ * what a first run needs; the label map lets the Maps and Benchmark tabs score structures at once.
+ * `set`: 'all' (default), or 'abdomen' for the abdomen CT alone (tests that add their own scans).
+ */
+export const SAMPLE_FILES = {
+  abdomen: ['sample-ct.nii.gz', 'sample-ct_seg.nii.gz'],
+  chest: ['sample-chest-ct.nii.gz'],
+} as const;
+const SAMPLE_LABEL_NAMES = 'sample-ct_label_names.json';
+
+export async function loadSamples(set: 'all' | 'abdomen' = 'all'): Promise<BatchOutcome> {
+  const names = set === 'all' ? [...SAMPLE_FILES.abdomen, ...SAMPLE_FILES.chest] : [...SAMPLE_FILES.abdomen];
+  store().batchStarted(); // the viewer says "Loading scans…" while the samples download
+  try {
+    const files = await Promise.all(names.map((n) => fetchSample(n)));
+    const labelNames = await fetchSample(SAMPLE_LABEL_NAMES);
+    setLabelNames({ ...useBenchmarkStore.getState().labelNames, ...parseLabelNames(await labelNames.text(), labelNames.name) }, labelNames.name);
+    return await ingestRoots(files.map((file) => ({ kind: 'file' as const, label: file.name, files: [{ path: file.name, file }] })));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    store().upsertRows([problemRow('samples', 0, 'bundled samples', names, `could not load the bundled samples: ${message}`)]);
+    return { batchId: 'samples', loaded: [], problems: 1, ms: 0 };
+  } finally {
+    store().batchDone();
+  }
+}
+
+async function fetchSample(name: string): Promise<File> {
+  const res = await fetch(`${import.meta.env.BASE_URL}${name}`);
+  if (!res.ok) throw new Error(`bundled sample ${name}: HTTP ${res.status} ${res.statusText}`);
+  return new File([await res.blob()], name);
 }
 
 interface BatchState {

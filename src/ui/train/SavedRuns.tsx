@@ -6,6 +6,7 @@ import { useRunStore } from '../../store/runStore';
 import { RUN_FILE_EXTENSION } from '../../persist/runFile';
 import { downloadBytes } from './download';
 import { trainingController } from './trainingController';
+import { ModelImportButton } from './ModelImport';
 
 export function SavedRuns() {
   const runs = useRunStore((s) => s.savedRuns);
@@ -89,6 +90,7 @@ export function SavedRuns() {
         <button data-testid="btn-import-run" disabled={busy} onClick={() => fileInput.current?.click()}>
           Import run…
         </button>
+        <ModelImportButton />
         <input
           ref={fileInput}
           type="file"

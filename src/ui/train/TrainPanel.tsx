@@ -12,6 +12,7 @@ import { PositionHeatmaps } from './PositionHeatmaps';
 import { RunControls } from './RunControls';
 import { RunSetupPanel } from './RunSetupPanel';
 import { SavedRuns } from './SavedRuns';
+import { ModelImportPanel } from './ModelImport';
 import { trainingController } from './trainingController';
 import './train.css';
 
@@ -58,6 +59,7 @@ export function TrainPanel() {
   return (
     <div className="train-panel" data-testid="train-panel">
       <SavedRuns />
+      <ModelImportPanel />
       <section className="train-section">
         <div className="section-head">
           <h3>

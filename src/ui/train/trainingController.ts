@@ -128,6 +128,7 @@ export class TrainingController {
       createdAt: run.meta.createdAt,
       runVolumes: run.meta.volumes.map((fp, i) => ({ ...fp, id: ids[i] })),
       metrics: run.metrics,
+      markers: run.meta.markers,
     });
     // The setup panel shows the resumed run's configuration (its step budget stays editable).
     useRunStore.setState({ draft: config });
@@ -220,6 +221,7 @@ export class TrainingController {
       lastLoss: n > 0 ? snap.columns.loss[n - 1] : null,
       backend: backendLabel(s.backend),
       origin: 'trained',
+      ...(s.markers.length ? { markers: s.markers } : {}),
     };
     await saveRun({ meta, state, metrics: snap });
     this.savedStep = state.step;
@@ -256,6 +258,7 @@ export class TrainingController {
         meta: {
           id: s.runId, name: s.runName ?? s.runId, createdAt: s.createdAt, savedAt: Date.now(), step: state.step, config: state.config,
           volumes: s.runVolumes, lastLoss: runHistory.last('loss') ?? null, backend: backendLabel(s.backend), origin: 'trained',
+          ...(s.markers.length ? { markers: s.markers } : {}),
         },
         state,
         metrics,

@@ -35,6 +35,7 @@ export function Viewer() {
   const settings = useDatasetStore((s) => s.preprocessSettings);
   const pre = useDatasetStore((s) => (s.selectedId ? s.preprocessed[s.selectedId] : undefined));
   const preStatus = useDatasetStore((s) => (s.selectedId ? s.preprocessStatus[s.selectedId] : undefined));
+  const loading = useDatasetStore((s) => s.batchesStarted > s.batchesDone);
   const key = settingsKey(settings);
   const preReady = showPre && pre?.key === key;
 
@@ -152,7 +153,11 @@ export function Viewer() {
       </div>
       <div className="viewer-stage">
         <canvas ref={canvasRef} data-testid="viewer-canvas" />
-        {!volume && <div className="viewer-empty">Drop a CT scan (NIfTI, DICOM folder, NRRD, MHA) to begin</div>}
+        {!volume && (
+          <div className="viewer-empty" data-testid="viewer-empty">
+            {loading ? 'Loading scans…' : 'Drop a CT scan (NIfTI, DICOM folder, NRRD, MHA) to begin'}
+          </div>
+        )}
         {showPre && preStatus?.state === 'running' && <div className="viewer-badge" data-testid="viewer-status">Preprocessing {volume?.name}…</div>}
         {showPre && preStatus?.state === 'error' && (
           <div className="viewer-badge bad" data-testid="viewer-status">

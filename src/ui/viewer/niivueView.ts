@@ -140,7 +140,7 @@ export class NiivueView {
       multiplanarEqualSize: true,
       multiplanarPadPixels: 4,
       isResizeCanvas: true,
-      loadingText: 'Drop a CT scan to begin',
+      loadingText: '', // the viewer's own placeholder says what is happening (one text, never two)
       fontColor: [0.75, 0.8, 0.87, 1],
       textHeight: 0.045,
       logLevel: 'error',

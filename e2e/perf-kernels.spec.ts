@@ -1,0 +1,40 @@
+import { expect, test } from '@playwright/test';
+
+// Round-2 performance kernels in a real browser (Chromium): the WebAssembly SIMD batched matmul inside the wasm
+// backend (plain SIMD, and relaxed SIMD where Chromium validates it) and the fused AdamW kernel on wasm and on
+// WebGPU (SwiftShader here), each against its CPU twin. Build and run:
+//   npx vite build --outDir dist-perf && PW_PORT=4209 PW_OUTDIR=dist-perf PW_RESULTS=test-results-perf \
+//     npx playwright test e2e/perf-kernels.spec.ts
+
+type PerfSelftest = { perfKernels: typeof import("../src/selftest/perfKernels") };
+
+test.beforeEach(async ({ page }) => {
+  page.on('pageerror', (err) => console.log(`[page error] ${err.message}`));
+  await page.goto('/selftest.html');
+  await page.waitForFunction(() => (window as unknown as { selftestReady?: boolean }).selftestReady === true);
+});
+
+test('wasm SIMD batched matmul equals the CPU twin (plain and relaxed SIMD) and really runs', async ({ page }) => {
+  const r = await page.evaluate(() => (window as unknown as { selftest: PerfSelftest }).selftest.perfKernels.wasmSimdParity());
+  console.log(`[simd] Chromium: SIMD ${r.support.simd}, relaxed SIMD ${r.support.relaxed}`);
+  expect(r.ran).toBe('wasm');
+  expect(r.support.simd).toBe(true);
+  expect(r.cases.length).toBe(r.support.relaxed ? 12 : 6);
+  for (const c of r.cases) {
+    console.log(`[simd] ${c.relaxed ? 'relaxed' : 'plain'} ${c.name}: max rel err ${c.maxRelErr.toExponential(2)}`);
+    expect(c.simdRan, `${c.name} (relaxed ${c.relaxed}) ran on the SIMD kernel`).toBe(true);
+    expect(c.maxRelErr, c.name).toBeLessThan(1e-5);
+  }
+});
+
+for (const backend of ['wasm', 'webgpu'] as const) {
+  test(`fused AdamW on ${backend} equals the CPU twin, with no GPU errors`, async ({ page }) => {
+    const r = await page.evaluate((b) => (window as unknown as { selftest: PerfSelftest }).selftest.perfKernels.fusedAdamWParity(b), backend);
+    console.log(`[adamw] ${JSON.stringify(r)}`);
+    expect(r.error).toBeNull();
+    expect(r.ran).toBe(backend);
+    expect(r.runs).toBe(1);
+    expect(r.gpuErrors).toEqual([]);
+    expect(r.maxRelErr).toBeLessThan(1e-5);
+  });
+}

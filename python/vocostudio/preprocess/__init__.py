@@ -1,0 +1,1 @@
+from .preprocess import PreprocessSettings, preprocess_array, preprocess_file, load_scan

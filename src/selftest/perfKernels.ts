@@ -1,0 +1,95 @@
+// Browser checks of the round-2 performance kernels (called from e2e/perf-kernels.spec.ts through
+// window.selftest.perfKernels): the WebAssembly SIMD batched matmul in tfjs-backend-wasm (plain and relaxed SIMD)
+// and the fused AdamW kernel on wasm and webgpu, each against its CPU twin. Returns plain JSON only.
+import * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { initBackend } from '../backend/backends';
+import * as simd from '../kernels/wasmSimdBatchMatMul';
+import { adamwUpdateInPlace, fusedAdamW, fusedAdamWRuns, type AdamWHyper } from '../kernels/fusedAdamW';
+
+const values = (n: number, salt: number, scale = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.613 + salt) * scale * (1 + (i % 4) * 0.25));
+
+function maxRelErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < ref.length; i++) {
+    scale = Math.max(scale, Math.abs(ref[i]));
+    err = Math.max(err, Math.abs(got[i] - ref[i]));
+  }
+  return err / Math.max(scale, 1e-30);
+}
+
+export interface SimdParityCase { name: string; relaxed: boolean; maxRelErr: number; simdRan: boolean }
+
+/**
+ * On the studio's wasm backend (initBackend: the BatchMatMul policy is installed): attention's products, a
+ * matrix-vector product and column sums through tf.matMul, against the CPU twin; with relaxed SIMD off and, where
+ * the engine validates it, on.
+ */
+export async function wasmSimdParity(): Promise<{ ran: string; support: { simd: boolean; relaxed: boolean }; cases: SimdParityCase[] }> {
+  await initBackend('wasm', { useStore: false });
+  const support = simd.simdSupport();
+  const shapes: [string, simd.BatchMatMulShape][] = [
+    ['scores q·kᵀ [44,64,64]', { batch: 44, batchA: 44, batchB: 44, m: 64, k: 64, n: 64, transposeA: false, transposeB: true }],
+    ['context p·v', { batch: 44, batchA: 44, batchB: 44, m: 64, k: 64, n: 64, transposeA: false, transposeB: false }],
+    ['dv = pᵀ·dctx', { batch: 44, batchA: 44, batchB: 44, m: 64, k: 64, n: 64, transposeA: true, transposeB: false }],
+    ['aᵀ·bᵀ, odd m', { batch: 6, batchA: 6, batchB: 6, m: 13, k: 9, n: 16, transposeA: true, transposeB: true }],
+    ['row means [1408,128]·[128,1]', { batch: 1, batchA: 1, batchB: 1, m: 1408, k: 128, n: 1, transposeA: false, transposeB: false }],
+    ['column sums [1408,128]ᵀ·[1408,1]', { batch: 1, batchA: 1, batchB: 1, m: 128, k: 1408, n: 1, transposeA: true, transposeB: false }],
+  ];
+  const cases: SimdParityCase[] = [];
+  try {
+    for (const relaxed of [false, ...(support.relaxed ? [true] : [])]) {
+      simd.setSimdRelaxed(relaxed);
+      for (const [name, s] of shapes) {
+        const aShape = [...(s.batchA > 1 ? [s.batchA] : []), ...(s.transposeA ? [s.k, s.m] : [s.m, s.k])];
+        const bShape = [...(s.batchB > 1 ? [s.batchB] : []), ...(s.transposeB ? [s.n, s.k] : [s.k, s.n])];
+        const av = values(s.batchA * s.m * s.k, 1);
+        const bv = values(s.batchB * s.k * s.n, 2);
+        const before = simd.simdProductsRun;
+        const y = tf.tidy(() => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), s.transposeA, s.transposeB));
+        const got = (await y.data()) as Float32Array;
+        y.dispose();
+        cases.push({ name, relaxed, maxRelErr: maxRelErr(got, simd.batchMatMulReference(av, bv, s)), simdRan: simd.simdProductsRun === before + 1 });
+      }
+    }
+  } finally {
+    simd.setSimdRelaxed(null);
+  }
+  return { ran: tf.getBackend(), support, cases };
+}
+
+export interface AdamWParity { backend: string; ran: string; runs: number; maxRelErr: number; gpuErrors: string[]; error: string | null }
+
+/** One fused AdamW update of a [300, 70] variable (amsgrad, clip factor 0.7) on `backend` against the CPU twin. */
+export async function fusedAdamWParity(backend: 'wasm' | 'webgpu'): Promise<AdamWParity> {
+  const report: AdamWParity = { backend, ran: '', runs: 0, maxRelErr: NaN, gpuErrors: [], error: null };
+  try {
+    await initBackend(backend, { useStore: false });
+    report.ran = tf.getBackend();
+    const n = 300 * 70;
+    const p = values(n, 1), g = values(n, 2, 3), m = values(n, 3, 0.1), v = values(n, 4, 0.01).map(Math.abs), x = v.map((y, i) => (i % 2 ? 2 * y : y / 2));
+    const h: AdamWHyper = { beta1: 0.9, beta2: 0.999, eps: 1e-8, stepSize: 0.003, bc2Sqrt: 0.05, decay: 0.9995, amsgrad: true };
+    const device = backend === 'webgpu' ? (tf.backend() as unknown as WebGPUBackend).device : null;
+    const onError = (e: Event) => report.gpuErrors.push((e as GPUUncapturedErrorEvent).error.message);
+    device?.addEventListener('uncapturederror', onError);
+    device?.pushErrorScope('validation');
+    const before = fusedAdamWRuns[backend] ?? 0;
+    const outs = tf.tidy(() => fusedAdamW(...([p, g, m, v, x].map((a) => tf.tensor2d(a, [300, 70])) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]), tf.scalar(0.7), h));
+    const got = await Promise.all(outs.map((o) => o.data() as Promise<Float32Array>));
+    tf.dispose(outs);
+    report.runs = (fusedAdamWRuns[backend] ?? 0) - before;
+    if (device) {
+      const err = await device.popErrorScope();
+      if (err) report.gpuErrors.push(err.message);
+      await device.queue.onSubmittedWorkDone();
+      device.removeEventListener('uncapturederror', onError);
+    }
+    const want = [p, m, v, x].map((a) => a.slice());
+    adamwUpdateInPlace(want[0], g, want[1], want[2], want[3], 0.7, h);
+    report.maxRelErr = Math.max(...got.map((o, i) => maxRelErr(o, want[i])));
+  } catch (err) {
+    report.error = (err as Error).message;
+  }
+  return report;
+}
