@@ -38,3 +38,22 @@ for (const backend of ['wasm', 'webgpu'] as const) {
     expect(r.maxRelErr).toBeLessThan(1e-5);
   });
 }
+
+test('register-tiled matmul, subgroup variant on webgpu: equals a float64 reference where the adapter has subgroups; kernels chosen by measurement', async ({ page }) => {
+  const r = await page.evaluate(() => (window as unknown as { selftest: PerfSelftest }).selftest.perfKernels.subgroupMatMulParity());
+  console.log(`[subgroups] adapter features: ${r.adapterFeatures.join(', ')}`);
+  console.log(`[subgroups] device has subgroups: ${r.deviceHasSubgroups}; kernels at start: ${r.kernels.join(' | ')}`);
+  expect(r.error).toBeNull();
+  expect(r.ran).toBe('webgpu');
+  // The start-up choice was measured on this adapter (not assumed from "software").
+  expect(r.kernels.join(' ')).toMatch(/BatchMatMul → .*\(tiled [\d.]+ ms, .*tfjs [\d.]+ ms\).*crop sampler \d+×\d+ \(64x8 [\d.]+ ms/);
+  test.skip(!r.adapterFeatures.includes('subgroups'), 'this adapter has no subgroups feature: the variant cannot run here');
+  expect(r.deviceHasSubgroups).toBe(true);
+  expect(r.gpuErrors).toEqual([]);
+  expect(r.cases.length).toBe(12);
+  for (const c of r.cases) {
+    console.log(`[subgroups] ${c.name}: max rel err ${c.maxRelErr.toExponential(2)}`);
+    expect(c.ourProgramRan, c.name).toBe(true);
+    expect(c.maxRelErr, c.name).toBeLessThan(1e-5);
+  }
+});

@@ -185,3 +185,38 @@ describe('studio ViT presets as safetensors', () => {
     }
   });
 });
+
+describe('a run exported as weights (persist/weightsExport)', () => {
+  it('a run of the reference encoder: .pt and .safetensors in the authors layout, step = the run step; a ViT run: .safetensors only', async () => {
+    const { exportRunWeights, weightsFormats } = await import('../src/persist/weightsExport');
+    const { PRESETS } = await import('../src/model/presets');
+    const { DEFAULT_RUN_CONFIG } = await import('../src/store/runConfig');
+    const weights = (await importFixture()).map((w) => ({ name: w.name, shape: w.shape, data: w.data }));
+    const run = (ws: typeof weights, preset: string, step: number) =>
+      ({
+        meta: { id: 'r', name: 'r', createdAt: 0, savedAt: 0, step, config: { ...DEFAULT_RUN_CONFIG, preset }, volumes: [], lastLoss: null, backend: null, origin: 'imported' },
+        state: { format: 'voco-trainer-state', version: 1, config: { ...DEFAULT_RUN_CONFIG, preset }, step, weights: ws, optimizer: { step: 0, tensors: {} }, rng: [], volumeOrder: [], volumeCursor: 0, dropoutRng: [] },
+        metrics: { columns: {}, length: 0 },
+      }) as unknown as import('../src/persist/savedRun').SavedRun;
+    const ref = run(weights, 'VoCo-custom', 17);
+    expect(weightsFormats(ref)).toEqual(['pt', 'safetensors']);
+    for (const format of ['pt', 'safetensors'] as const) {
+      const { name, pieces } = exportRunWeights(ref, format, PRESETS);
+      expect(name).toBe(`voco-VoCo-custom-step17-1970-01-01.${format}`);
+      const { report } = await inspectCheckpoint(bytesSource(concatBytes(pieces), name));
+      expect(report.usable).toBe(true);
+      expect(report.globalStep).toBe(17);
+      expect(report.mapped).toHaveLength(weights.length);
+    }
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    const { VocoModel } = await import('../src/model/vocoModel');
+    const m = VocoModel.create(PRESETS.tiny, 16, 1);
+    const vit = run(await m.readWeights(), 'tiny', 3);
+    m.dispose();
+    expect(weightsFormats(vit)).toEqual(['safetensors']);
+    expect(exportRunWeights(vit, 'safetensors', PRESETS).name).toMatch(/^voco-tiny-step3-.*\.safetensors$/);
+    expect(() => exportRunWeights(vit, 'pt', PRESETS)).toThrow(/exports as \.safetensors/);
+  });
+});

@@ -220,3 +220,55 @@ describe('variants of the authors checkpoints', () => {
     expect(r.epoch).toBe(2);
   });
 });
+
+describe('an imported checkpoint as a saved run', () => {
+  it('backbone-only: mapped weights + seeded fresh heads (torch nn.Linear init), step = global_step, no volumes', async () => {
+    const { importedRun } = await import('../src/persist/importedRun');
+    const { freshHeadWeights } = await import('../src/model/checkpoints/freshHeads');
+    const { DEFAULT_RUN_CONFIG } = await import('../src/store/runConfig');
+    const ts = rename(await fixtureTensors(), (k) => (k.startsWith('backbone.') ? `module.${k}` : null));
+    const { report, opened } = await inspectCheckpoint(pt(ts, 'backbone.pt'));
+    expect(report.freshHeads).toEqual(['student', 'teacher']);
+    const weights = await readMappedWeights(opened, report);
+    const layout = vocoHeadLayout(12, 1024).filter((e) => e.dtype === 'float32');
+    const run = importedRun(report, weights, {
+      preset: 'swin-test',
+      base: { ...DEFAULT_RUN_CONFIG, volumeIds: ['v1'], seed: 5 },
+      cropSize: 64,
+      toModel: (w) => w,
+      modelKeys: layout.map((e) => e.key),
+      now: 1000,
+    });
+    expect(run.meta).toMatchObject({ step: 42, origin: 'imported', volumes: [], name: 'swin-test · backbone.pt (imported · student+teacher head fresh)' });
+    expect(run.state.config).toMatchObject({ preset: 'swin-test', cropSize: 64, volumeIds: [], seed: 5 });
+    expect(run.state.step).toBe(42);
+    expect(run.state.weights.map((w) => [w.name, w.shape])).toEqual(layout.map((e) => [e.key, e.shape]));
+    const head = run.state.weights.find((w) => w.name === 'student.layer1.0.weight')!;
+    const bound = 1 / Math.sqrt(288);
+    const maxAbs = head.data.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    expect(maxAbs).toBeLessThanOrEqual(bound);
+    expect(maxAbs).toBeGreaterThan(0.99 * bound);
+    // Seeded: the same seed gives the same heads, another seed others; student and teacher differ.
+    const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    expect(same(freshHeadWeights(12, 1024, 5, ['student'])[0].data, head.data)).toBe(true);
+    expect(same(freshHeadWeights(12, 1024, 6, ['student'])[0].data, head.data)).toBe(false);
+    expect(same(run.state.weights.find((w) => w.name === 'teacher.layer1.0.weight')!.data, head.data)).toBe(false);
+    expect(() => importedRun(report, weights, { preset: 'x', base: DEFAULT_RUN_CONFIG, cropSize: 64, toModel: (w) => w, modelKeys: [...layout.map((e) => e.key), 'more'] })).toThrow(/also needs more/);
+  });
+});
+
+describe('memory estimate for continuing pre-training of an imported model', () => {
+  it('VoCo-B fits a wasm heap; VoCo-L only a GPU; VoCo-H nowhere (its largest conv exceeds a 2 GiB binding, its state 8 GiB)', async () => {
+    const { trainingMemoryCheck } = await import('../src/persist/importedRun');
+    const keys = (fs: number) => vocoHeadLayout(fs).filter((e) => e.dtype === 'float32').map((e) => ({ name: e.key, shape: e.shape }));
+    const gpu = { maxStorageBufferBindingSize: 2 ** 31 - 4 };
+    const b = trainingMemoryCheck(keys(48), 'wasm', null);
+    expect(b.refusal).toBeNull();
+    expect(b.stateBytes / 2 ** 30).toBeGreaterThan(1);
+    expect(b.stateBytes / 2 ** 30).toBeLessThan(1.3);
+    expect(trainingMemoryCheck(keys(96), 'wasm', null).refusal).toMatch(/about 4\.\d\d GiB .* at most 2\.00 GiB/);
+    expect(trainingMemoryCheck(keys(96), 'webgpu', gpu).refusal).toBeNull();
+    expect(trainingMemoryCheck(keys(96), 'webgpu', { maxStorageBufferBindingSize: 128 * 2 ** 20 }).refusal).toMatch(/backbone\.encoder10\.layer\.conv1\.conv\.weight alone is 0\.24 GiB/);
+    expect(trainingMemoryCheck(keys(192), 'webgpu', gpu).refusal).toMatch(/about 1\d\.\d\d GiB .* more than the 8\.00 GiB assumed/);
+  });
+});

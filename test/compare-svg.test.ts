@@ -64,6 +64,12 @@ describe('comparison SVG', () => {
     expect(svg).toContain('>torchrun<');
   });
 
+  it('a series with a single value is drawn as a dot', () => {
+    const svg = comparisonSvg([mk('a', [0, 1, 2], { rank: [NaN, 5, NaN] }), mk('b', [0, 1], { rank: [1, 2] })], { ...opts, metrics: ['rank'] });
+    expect(svg.match(/class="dot"/g)).toHaveLength(1);
+    expect(svg).toContain('class="dot" data-run="0"');
+  });
+
   it('nice ticks and escaping', () => {
     expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(3, 97, 4)).toEqual([20, 40, 60, 80]);

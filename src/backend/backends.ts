@@ -13,6 +13,7 @@ import { installWasmBatchMatMul } from '../kernels/wasmBatchMatMul';
 import { useRegisterTiledMatMul } from '../kernels/matMulRegisterTiled';
 import { installChunkedAddN } from './webgpuAddN';
 import { installWasmMatMulPolicy } from './wasmMatMulPolicy';
+import { applyWebGpuKernelChoice, chooseWebGpuKernels, describeWebGpuKernelChoice, type WebGpuKernelChoice } from './webgpuKernelChoice';
 
 export interface InitBackendOptions {
   /** Total time the `auto` probe may spend measuring (ms). Default 1500. */
@@ -57,6 +58,8 @@ let wasmThreadsWanted = 1;
 let wasmMatMulInstalled = false;
 let webgpuAddNInstalled = false;
 let kernelsDecided = false;
+let webgpuChoice: (WebGpuKernelChoice & { source: string }) | null = null;
+let kernelStore = true;
 let stockKernels = false;
 
 /**
@@ -101,7 +104,8 @@ async function createWebGpuBackend(): Promise<tf.KernelBackend> {
   if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned no adapter (WebGPU disabled or no usable GPU)');
   const facts = adapterFacts(adapter);
   const features: GPUFeatureName[] = [];
-  if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  // subgroups / shader-f16: requested where offered, so kernel variants that use them can be measured (webgpuKernelChoice).
+  for (const f of ['timestamp-query', 'subgroups', 'shader-f16'] as GPUFeatureName[]) if (adapter.features.has(f)) features.push(f);
   const l = adapter.limits;
   const device = await adapter.requestDevice({
     requiredFeatures: features,
@@ -116,6 +120,7 @@ async function createWebGpuBackend(): Promise<tf.KernelBackend> {
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     },
   });
+  hoistEnableDirectives(device);
   // GPU validation errors never throw in tfjs: a WGSL program that fails to compile yields zeros.
   device.addEventListener('uncapturederror', (e) => emitGpuError((e as GPUUncapturedErrorEvent).error.message));
   device.lost.then((info) => {
@@ -126,6 +131,20 @@ async function createWebGpuBackend(): Promise<tf.KernelBackend> {
   webgpuSoftware = facts.software;
   // tfjs's AdapterInfo only reads vendor/architecture.
   return new WebGPUBackend(device, { vendor: facts.vendor, architecture: facts.architecture } as GPUAdapterInfo);
+}
+
+/**
+ * tfjs assembles a shader as its prologue + the program's code, so a program cannot put `enable …;` first, where WGSL
+ * requires it. This wraps the device's createShaderModule to move such directives to the top (only shaders that
+ * contain one are touched: ours with subgroup variants).
+ */
+export function hoistEnableDirectives(device: GPUDevice): void {
+  const create = device.createShaderModule.bind(device);
+  device.createShaderModule = (desc: GPUShaderModuleDescriptor) => {
+    const enables: string[] = [];
+    const code = desc.code.replace(/^\s*enable\s+[\w\s,]+;\s*$/gm, (line) => (enables.push(line.trim()), ''));
+    return create(enables.length ? { ...desc, code: `${[...new Set(enables)].join('\n')}\n${code}` } : desc);
+  };
 }
 
 export interface AdapterFacts {
@@ -210,7 +229,11 @@ export function registerBackends(opts: Pick<InitBackendOptions, 'wasmPath' | 'wa
   webgpuAddNInstalled = installChunkedAddN();
 }
 
-async function startBackend(name: BackendName): Promise<void> {
+/**
+ * Starts a backend. `measureKernels`: on webgpu, choose our kernels by measurement (remembered per device); the auto
+ * probe passes false and the chosen backend is started again with true.
+ */
+async function startBackend(name: BackendName, measureKernels = true): Promise<void> {
   if (!tfjsFactories.has(name)) {
     throw new Error(`Backend '${name}' is not available in this environment (its tfjs package did not register it)`);
   }
@@ -219,9 +242,19 @@ async function startBackend(name: BackendName): Promise<void> {
     throw new Error(`Backend '${name}' could not start: ${initErrors.get(name) ?? 'tfjs reported a failed initialisation'}`);
   }
   await tf.ready();
-  // tfjs-webgpu's shared-memory matmul tiles crawl on a software adapter (barriers are emulated); the
-  // register-tiled kernel is several times faster there. Real GPUs keep tfjs's kernel (not measured on them).
-  if (name === 'webgpu' && !stockKernels) useRegisterTiledMatMul(webgpuSoftware);
+  if (name === 'webgpu' && !stockKernels) {
+    if (measureKernels) {
+      // Matmul and crop-sampler kernels by measurement on THIS adapter, software or not (webgpuKernelChoice.ts).
+      const features = webgpuDevice ? [...webgpuDevice.features].map(String) : [];
+      const nav = globalThis.navigator as Navigator | undefined;
+      webgpuChoice = await chooseWebGpuKernels(`${nav?.userAgent ?? 'node'} | ${webgpuAdapterText ?? 'unknown adapter'} | ${features.sort().join(',')}`, features, { useStore: kernelStore });
+      applyWebGpuKernelChoice(webgpuChoice);
+    } else if (!webgpuChoice) {
+      // Probe only, nothing measured yet: tfjs's shared-memory tiles crawl on a software adapter (barriers are
+      // emulated), where the register-tiled kernel is several times faster.
+      useRegisterTiledMatMul(webgpuSoftware);
+    }
+  }
 }
 
 /** Which of our kernel replacements serve the named backend. */
@@ -230,7 +263,7 @@ function kernelsFor(name: BackendName): string[] {
   if (name === 'webgpu' && !stockKernels) {
     return [
       ...(webgpuAddNInstalled ? ['AddN → chunked to the storage-buffer limit'] : []),
-      ...(webgpuSoftware ? ['BatchMatMul → register-tiled (software adapter)'] : []),
+      ...(webgpuChoice ? [describeWebGpuKernelChoice(webgpuChoice)] : webgpuSoftware ? ['BatchMatMul → register-tiled (software adapter)'] : []),
     ];
   }
   return [];
@@ -280,7 +313,7 @@ export async function probeBackends(names: BackendName[], budgetMs = 1500): Prom
     const started = performance.now();
     const took = () => Math.round(performance.now() - started);
     try {
-      await startBackend(name);
+      await startBackend(name, false);
     } catch (err) {
       out.push({ name, gflops: null, software: false, error: errorText(err), ms: took() });
       continue;
@@ -331,6 +364,7 @@ export async function initBackend(choice: BackendChoice, opts: InitBackendOption
     throw new Error(`Unknown backend '${String(choice)}': choose one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
   registerBackends(opts);
+  kernelStore = opts.useStore ?? true;
 
   if (choice !== 'auto') {
     await startBackend(choice);

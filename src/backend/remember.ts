@@ -40,3 +40,22 @@ export async function forgetChoice(key: string): Promise<void> {
     /* nothing to forget */
   }
 }
+
+/** Any small JSON value remembered per key (the WebGPU kernel choice per adapter). Never throws. */
+export async function recallValue<T>(key: string): Promise<T | null> {
+  if (!hasIndexedDb()) return null;
+  try {
+    return ((await get<T>(key, db())) ?? null) as T | null;
+  } catch {
+    return null;
+  }
+}
+
+export async function rememberValue<T>(key: string, value: T): Promise<void> {
+  if (!hasIndexedDb()) return;
+  try {
+    await set(key, value, db());
+  } catch {
+    /* nothing to remember */
+  }
+}

@@ -326,10 +326,30 @@ export class CropSampleProgram implements WebGPUProgram {
   }
 }
 
+/** WebGPU launch shape of the sampler: invocations per workgroup and values per invocation (0 = the default). */
+export interface CropSamplerVariant {
+  workgroupX: number;
+  perThread: number;
+}
+let webgpuVariant: CropSamplerVariant | null = null;
+
+/** Chooses the WebGPU launch shape (src/backend/webgpuKernelChoice.ts measures them per device); null = default. */
+export function setCropSamplerVariant(v: CropSamplerVariant | null): void {
+  webgpuVariant = v;
+}
+
+export function cropSamplerVariant(): CropSamplerVariant | null {
+  return webgpuVariant;
+}
+
 function cropSampleWebgpu(args: KernelArgs<WebGPUBackend>): TensorInfo {
   const { inputs, backend, attrs } = args;
   const shape = outputShapeOf(args);
-  const program = new CropSampleProgram(shape, attrs.patch);
+  const v = webgpuVariant;
+  // A variant whose values-per-invocation does not divide this patch size falls back to the default.
+  const program = v && attrs.patch % v.perThread === 0
+    ? new CropSampleProgram(shape, attrs.patch, v.workgroupX, v.perThread)
+    : new CropSampleProgram(shape, attrs.patch);
   // One entry per uniform field: tfjs aligns each entry by its length (a 2-long entry would be laid out as a vec2).
   const uniformData = [{ type: 'int32', data: [attrs.patch] }, { type: 'int32', data: [attrs.r / attrs.patch] }];
   return backend.runWebGPUProgram(program, [inputs.volume, inputs.crops, inputs.shift], 'float32', uniformData);

@@ -76,6 +76,99 @@ export class MatMulRegisterTiledProgram implements WebGPUProgram {
   }
 }
 
+/**
+ * Subgroup variant: the same 8×4 block per invocation, but a workgroup is one row of 32 invocations (so every
+ * subgroup, whatever its size, shares the 8 rows), and each chunk of `subgroup_size` k-steps loads op(A) once per
+ * lane and hands it round with subgroupShuffle instead of every lane loading the same 8 values. Needs the
+ * `subgroups` feature on the device and `enable subgroups;` hoisted to the top of the shader (see
+ * hoistEnableDirectives in src/backend/backends.ts). No early return: subgroup operations need uniform control
+ * flow, so lanes past the edge compute on clamped indices and skip only the stores.
+ */
+export class MatMulRegisterTiledSubgroupProgram implements WebGPUProgram {
+  variableNames = ['A', 'B'];
+  uniforms = 'dimM : i32, dimK : i32, dimN : i32, batchA : i32, batchB : i32,';
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [2], y: [1], z: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [32, 1, 1];
+
+  constructor(batch: number, m: number, n: number, private transposeA: boolean, private transposeB: boolean) {
+    this.outputShape = [batch, m, n];
+    this.dispatch = [Math.ceil(n / COLS / 32), Math.ceil(m / ROWS), batch];
+    this.shaderKey = `vocoMatMulRegTiledSubgroups_${transposeA}_${transposeB}`;
+  }
+
+  getUserCode(): string {
+    const rows = Array.from({ length: ROWS }, (_, i) => i);
+    const aIndex = (row: string, k: string) => (this.transposeA ? `aBase + (${k}) * M + ${row}` : `aBase + ${row} * K + (${k})`);
+    const bIndex = (col: string) => (this.transposeB ? `bBase + ${col} * K + k` : `bBase + k * N + ${col}`);
+    const fmaRows = (a: (i: number) => string) => rows.map((i) => `acc${i} = fma(vec4<f32>(${a(i)}), b, acc${i});`).join('\n            ');
+    return `
+      enable subgroups;
+      fn main() {
+        let M = uniforms.dimM;
+        let K = uniforms.dimK;
+        let N = uniforms.dimN;
+        let col0 = i32(globalId.x) * ${COLS};
+        let row0 = i32(globalId.y) * ${ROWS};
+        let batch = i32(globalId.z);
+        let aBase = select(batch, 0, uniforms.batchA == 1) * M * K;
+        let bBase = select(batch, 0, uniforms.batchB == 1) * K * N;
+        ${rows.map((i) => `let r${i} = min(row0 + ${i}, M - 1);`).join('\n        ')}
+        let c0 = min(col0, N - 1);
+        let c1 = min(col0 + 1, N - 1);
+        let c2 = min(col0 + 2, N - 1);
+        let c3 = min(col0 + 3, N - 1);
+        // tfjs's entry point declares no subgroup builtins; with every lane active (no early return) the active-lane
+        // count is the subgroup size and the exclusive prefix count is this lane's index.
+        let sg = i32(subgroupAdd(1u));
+        let lane = i32(subgroupExclusiveAdd(1u));
+        ${rows.map((i) => `var acc${i} = vec4<f32>(0.0);`).join('\n        ')}
+        var kb = 0;
+        for (; kb + sg <= K; kb += sg) {
+          // Lane l holds op(A)[r_i, kb + l]; step kk takes lane kk's value.
+          ${rows.map((i) => `let own${i} = A[${aIndex(`r${i}`, 'kb + lane')}];`).join('\n          ')}
+          for (var kk = 0; kk < sg; kk++) {
+            let k = kb + kk;
+            let b = vec4<f32>(B[${bIndex('c0')}], B[${bIndex('c1')}], B[${bIndex('c2')}], B[${bIndex('c3')}]);
+            ${fmaRows((i) => `subgroupShuffle(own${i}, u32(kk))`)}
+          }
+        }
+        for (var k = kb; k < K; k++) {
+          let b = vec4<f32>(B[${bIndex('c0')}], B[${bIndex('c1')}], B[${bIndex('c2')}], B[${bIndex('c3')}]);
+          ${fmaRows((i) => `A[${aIndex(`r${i}`, 'k')}]`)}
+        }
+        if (col0 >= N) { return; }
+        let outBase = batch * M * N;
+        ${rows.map((i) => `writeRowSg(outBase, row0 + ${i}, col0, M, N, acc${i});`).join('\n        ')}
+      }
+
+      fn writeRowSg(outBase : i32, row : i32, col0 : i32, M : i32, N : i32, acc : vec4<f32>) {
+        if (row >= M) { return; }
+        let at = outBase + row * N + col0;
+        setOutputAtIndex(at, acc.x);
+        if (col0 + 1 < N) { setOutputAtIndex(at + 1, acc.y); }
+        if (col0 + 2 < N) { setOutputAtIndex(at + 2, acc.z); }
+        if (col0 + 3 < N) { setOutputAtIndex(at + 3, acc.w); }
+      }
+    `;
+  }
+}
+
+/** Which register-tiled program serves BatchMatMul while the replacement is active. */
+export type RegisterTiledVariant = 'tiled' | 'tiled-subgroups';
+let variant: RegisterTiledVariant = 'tiled';
+
+/** Picks the program (the subgroup one needs a device created with the `subgroups` feature). */
+export function setRegisterTiledVariant(v: RegisterTiledVariant): void {
+  variant = v;
+}
+
+export function registerTiledVariant(): RegisterTiledVariant {
+  return variant;
+}
+
 interface BatchMatMulArgs {
   inputs: { a: TensorInfo; b: TensorInfo };
   backend: WebGPUBackend;
@@ -105,7 +198,9 @@ export function registerTiledBatchMatMul({ inputs, backend, attrs }: BatchMatMul
   const outerDims = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const outShape = [...outerDims, m, n];
   if (tf.util.sizeFromShape(outShape) === 0 || innerA === 0) return null;
-  const program = new MatMulRegisterTiledProgram(batch, m, n, transposeA, transposeB);
+  const program = variant === 'tiled-subgroups'
+    ? new MatMulRegisterTiledSubgroupProgram(batch, m, n, transposeA, transposeB)
+    : new MatMulRegisterTiledProgram(batch, m, n, transposeA, transposeB);
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   if (program.dispatch.some((d) => d > limit)) return null;
   // 3-D views share the inputs' buffers (what tfjs's reshape does too).

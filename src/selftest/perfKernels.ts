@@ -93,3 +93,64 @@ export async function fusedAdamWParity(backend: 'wasm' | 'webgpu'): Promise<Adam
   }
   return report;
 }
+
+export interface SubgroupMatMulParity {
+  ran: string;
+  adapterFeatures: string[];
+  deviceHasSubgroups: boolean;
+  kernels: string[];
+  cases: { name: string; maxRelErr: number; ourProgramRan: boolean }[];
+  gpuErrors: string[];
+  error: string | null;
+}
+
+/**
+ * The register-tiled matmul's subgroup variant on webgpu (where the device has `subgroups`) against a float64
+ * reference: every transpose case, edges in rows/columns, K not a multiple of the subgroup size, a batch. Also
+ * returns the kernels the measured choice put in place at backend start (initBackend's info.kernels).
+ */
+export async function subgroupMatMulParity(): Promise<SubgroupMatMulParity> {
+  const { setRegisterTiledVariant, useRegisterTiledMatMul, registerTiledMatMulActive, registerTiledVariant } = await import('../kernels/matMulRegisterTiled');
+  const report: SubgroupMatMulParity = { ran: '', adapterFeatures: [], deviceHasSubgroups: false, kernels: [], cases: [], gpuErrors: [], error: null };
+  try {
+    const info = await initBackend('webgpu', { useStore: false });
+    report.ran = tf.getBackend();
+    report.kernels = info.kernels ?? [];
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    report.adapterFeatures = adapter ? [...adapter.features].map(String).sort() : [];
+    const device = (tf.backend() as unknown as WebGPUBackend).device;
+    report.deviceHasSubgroups = device.features.has('subgroups');
+    if (!report.deviceHasSubgroups) return report;
+    const was = { active: registerTiledMatMulActive(), variant: registerTiledVariant() };
+    const onError = (e: Event) => report.gpuErrors.push((e as GPUUncapturedErrorEvent).error.message);
+    device.addEventListener('uncapturederror', onError);
+    device.pushErrorScope('validation');
+    useRegisterTiledMatMul(true);
+    setRegisterTiledVariant('tiled-subgroups');
+    try {
+      const shapes: [string, number, number, number, number][] = [['13×7·7×5', 1, 13, 7, 5], ['130×64·64×72', 1, 130, 64, 72], ['batch 3 of 33×37·37×40', 3, 33, 37, 40]];
+      for (const [label, batch, m, k, n] of shapes) {
+        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const s: simd.BatchMatMulShape = { batch, batchA: batch, batchB: batch, m, k, n, transposeA: ta, transposeB: tb };
+          const lead = batch > 1 ? [batch] : [];
+          const av = values(batch * m * k, m + k), bv = values(batch * k * n, n + 7);
+          const y = tf.tidy(() => tf.matMul(tf.tensor(av, [...lead, ...(ta ? [k, m] : [m, k])]), tf.tensor(bv, [...lead, ...(tb ? [n, k] : [k, n])]), ta, tb));
+          const got = (await y.data()) as Float32Array;
+          y.dispose();
+          const keys = Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
+          report.cases.push({ name: `${label} ta=${ta} tb=${tb}`, maxRelErr: maxRelErr(got, simd.batchMatMulReference(av, bv, s)), ourProgramRan: keys.some((x) => x.startsWith(`vocoMatMulRegTiledSubgroups_${ta}_${tb}`)) });
+        }
+      }
+    } finally {
+      useRegisterTiledMatMul(was.active);
+      setRegisterTiledVariant(was.variant);
+      const err = await device.popErrorScope();
+      if (err) report.gpuErrors.push(err.message);
+      await device.queue.onSubmittedWorkDone();
+      device.removeEventListener('uncapturederror', onError);
+    }
+  } catch (err) {
+    report.error = (err as Error).message;
+  }
+  return report;
+}

@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { alignMetric, debiasedEma, formatNumber, metricInfo, type ComparedRun } from '../../store/runCompare';
+import { chartColumns, formatNumber, metricInfo, type ComparedRun } from '../../store/runCompare';
 
 export interface CompareChartProps {
   metric: string;
@@ -19,7 +19,7 @@ export interface CompareChartProps {
 const STEP_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];
 
 /** `#rrggbb` with an alpha byte. */
-const faint = (c: string) => (/^#[0-9a-f]{6}$/i.test(c) ? `${c}4d` : c);
+const faint = (c: string) => (/^#[0-9a-f]{6}$/i.test(c) ? `${c}38` : c);
 
 export function CompareChart({ metric, runs, colours, smoothing, log, height = 170 }: CompareChartProps) {
   const host = useRef<HTMLDivElement>(null);
@@ -28,16 +28,8 @@ export function CompareChart({ metric, runs, colours, smoothing, log, height = 1
   const info = metricInfo(metric);
 
   const data = useMemo(() => {
-    const raw = alignMetric(runs, metric);
-    const sm = smoothing > 0 ? alignMetric(runs, metric, (v) => debiasedEma(v, smoothing)) : null;
-    // uPlot wants null for "no value" (NaN would poison the scales); log axes also drop values ≤ 0.
-    const pos = (ys: (number | null)[]) => ys.map((y) => (y !== null && Number.isFinite(y) && (!log || y > 0) ? y : null));
-    const cols: (number | null)[][] = [];
-    runs.forEach((_, i) => {
-      if (sm) cols.push(pos(raw.ys[i]));
-      cols.push(pos((sm ?? raw).ys[i]));
-    });
-    return [raw.x, ...cols] as uPlot.AlignedData;
+    const c = chartColumns(runs, metric, smoothing, log);
+    return [c.x, ...c.columns] as uPlot.AlignedData;
   }, [runs, metric, smoothing, log]);
 
   const structure = `${runs.map((r) => r.key).join('|')}#${colours.join()}#${smoothing > 0}#${log}#${height}`;
@@ -54,7 +46,8 @@ export function CompareChart({ metric, runs, colours, smoothing, log, height = 1
     runs.forEach((r, i) => {
       const c = colours[i % colours.length];
       if (smooth) series.push({ label: `${r.label} (raw)`, stroke: faint(c), width: 1, points: { show: false }, spanGaps: true });
-      series.push({ label: r.label, stroke: c, width: 1.75, points: { show: false }, spanGaps: true });
+      // Points as uPlot decides (shown when few are in view): a series measured at a single step is still seen.
+      series.push({ label: r.label, stroke: c, width: 1.75, points: { size: 5, fill: c }, spanGaps: true });
     });
     const opts: uPlot.Options = {
       width: Math.max(240, el.clientWidth),

@@ -1,6 +1,7 @@
 // Live training curves: total loss and its three terms, learning rate, step time.
 import { useState } from 'react';
 import { MetricChart } from './MetricChart';
+import { useRunStore } from '../../store/runStore';
 
 export const LOSS_COLOURS = { loss: '#e8eef5', intra: '#4ea1ff', inter: '#f5a623', reg: '#b06ef5' };
 
@@ -9,8 +10,18 @@ export function LivePlots() {
   const [smooth, setSmooth] = useState(true);
   const [log, setLog] = useState(false);
   const w = smooth ? smoothing : 0;
+  const markers = useRunStore((s) => s.markers);
   return (
     <section className="train-section" data-testid="live-plots">
+      {markers.length ? (
+        <ul className="run-markers" data-testid="run-markers" title="Marked on the curves as dashed lines">
+          {markers.map((m, i) => (
+            <li key={i} data-step={m.step}>
+              ┊ step {m.step}: {m.label}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <div className="plot-toolbar">
         <label title="Exponential moving average of the curves (debiased)">
           <input type="checkbox" checked={smooth} onChange={(e) => setSmooth(e.target.checked)} data-testid="toggle-smoothing" /> smooth

@@ -27,9 +27,11 @@ export interface MetricChartProps {
   yRange?: [number, number];
   /** Axis value formatter. */
   format?: (v: number) => string;
+  /** The series have values on some steps only (NaN elsewhere, e.g. health): join the points across the gaps. */
+  sparse?: boolean;
 }
 
-export function MetricChart({ testId, title, series, height = 150, log = false, smoothing = 0, yRange, format }: MetricChartProps) {
+export function MetricChart({ testId, title, series, height = 150, log = false, smoothing = 0, yRange, format, sparse = false }: MetricChartProps) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const emas = useRef(series.map(() => new IncrementalEma()));
@@ -47,6 +49,7 @@ export function MetricChart({ testId, title, series, height = 150, log = false, 
     const ys = series.map((s, i) => {
       const raw = runHistory.column(s.column);
       const v = w > 0 ? emas.current[i].update(raw, w, runHistory.generation) : raw;
+      if (sparse) return Array.from(v, (y) => (Number.isFinite(y) && (!log || y > 0) ? y : null));
       if (!log) return v;
       // uPlot's log scale needs positive values: others become gaps.
       return Array.from(v, (y) => (y > 0 ? y : null));
@@ -80,9 +83,12 @@ export function MetricChart({ testId, title, series, height = 150, log = false, 
           ...(format ? { values: (_u: uPlot, vals: number[]) => vals.map((v) => (v == null ? '' : format(v))) } : {}),
         },
       ],
+      // Run markers (e.g. where the run moved to a cluster): a dashed line between the last step before the move
+      // and the first step after it, labelled at the top.
+      hooks: { draw: [drawMarkers] },
       series: [
         { label: 'step' },
-        ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? 1.5, points: { show: false }, value: (_u: uPlot, v: number | null) => (v == null ? '–' : fmtValue(v)) })),
+        ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? 1.5, spanGaps: sparse, points: { show: sparse, size: 4 }, value: (_u: uPlot, v: number | null) => (v == null ? '–' : fmtValue(v)) })),
       ],
     };
     const u = new uPlot(opts, [[], ...series.map(() => [])] as uPlot.AlignedData, el);
@@ -107,6 +113,7 @@ export function MetricChart({ testId, title, series, height = 150, log = false, 
       nextAllowed = performance.now() + 4 * cost;
     };
     const unsub = useRunStore.subscribe((s, prev) => {
+      if (s.markers !== prev.markers) u.redraw(false);
       if (s.historyVersion === prev.historyVersion || pending) return;
       pending = window.setTimeout(() => enqueueRedraw(run), Math.max(0, nextAllowed - performance.now()));
     });
@@ -126,6 +133,33 @@ export function MetricChart({ testId, title, series, height = 150, log = false, 
   }, [smoothing]);
 
   return <div className="metric-chart" data-testid={testId} data-points="0" ref={host} />;
+}
+
+const MARKER_COLOUR = '#f0c674';
+
+function drawMarkers(u: uPlot): void {
+  const markers = useRunStore.getState().markers;
+  if (!markers.length) return;
+  const { ctx } = u;
+  const { top, height, left, width } = u.bbox;
+  ctx.save();
+  ctx.strokeStyle = MARKER_COLOUR;
+  ctx.fillStyle = MARKER_COLOUR;
+  ctx.lineWidth = Math.max(1, devicePixelRatio);
+  ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+  ctx.font = `${10 * devicePixelRatio}px sans-serif`;
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'alphabetic';
+  for (const m of markers) {
+    const x = u.valToPos(m.step - 0.5, 'x', true);
+    if (!Number.isFinite(x) || x < left || x > left + width) continue;
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    ctx.fillText(m.label, x + 3 * devicePixelRatio, top + 11 * devicePixelRatio);
+  }
+  ctx.restore();
 }
 
 // One chart redraw per macrotask.

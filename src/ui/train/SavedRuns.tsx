@@ -4,9 +4,17 @@ import { useShallow } from 'zustand/react/shallow';
 import { loadedScans, useDatasetStore } from '../../store/datasetStore';
 import { useRunStore } from '../../store/runStore';
 import { RUN_FILE_EXTENSION } from '../../persist/runFile';
-import { downloadBytes } from './download';
+import type { RunMeta } from '../../persist/savedRun';
+import { PRESETS } from '../../model/presets';
+import { downloadBytes, downloadPieces } from './download';
 import { trainingController } from './trainingController';
 import { ModelImportButton } from './ModelImport';
+import { useGpuLimits } from './gpuLimits';
+
+/** Runs of the reference (SwinViT) encoder export in the authors' layout, also as .pt. */
+function isReferencePreset(meta: RunMeta): boolean {
+  return (PRESETS[meta.config.preset] as { family?: string } | undefined)?.family === 'swin';
+}
 
 export function SavedRuns() {
   const runs = useRunStore((s) => s.savedRuns);
@@ -14,6 +22,7 @@ export function SavedRuns() {
   const phase = useRunStore((s) => s.phase);
   const notice = useRunStore((s) => s.notice);
   const scans = useDatasetStore(useShallow((s) => loadedScans(s)));
+  const gpuLimits = useGpuLimits();
   const [busy, setBusy] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   const training = phase === 'running' || phase === 'paused' || phase === 'preparing';
@@ -37,6 +46,13 @@ export function SavedRuns() {
     act(async () => {
       const { name, bytes } = await trainingController.exportRun(runId);
       downloadBytes(bytes, name);
+      useRunStore.setState({ notice: `Exported ${name}` });
+    });
+
+  const exportWeights = (runId: string | undefined, format: 'pt' | 'safetensors') =>
+    act(async () => {
+      const { name, pieces } = await trainingController.exportWeights(runId, format);
+      downloadPieces(pieces, name);
       useRunStore.setState({ notice: `Exported ${name}` });
     });
 
@@ -65,16 +81,40 @@ export function SavedRuns() {
               {r.backend ? ` · ${r.backend}` : ''} · saved {new Date(r.savedAt).toLocaleString()}
             </div>
             <div className="control-row">
-              <button
-                data-testid="btn-resume-run"
-                disabled={busy || training}
-                onClick={() => act(() => trainingController.resumeSaved(r.id, scans))}
-                title="Load this run's last checkpoint and curves (its scans must be loaded)"
-              >
-                Resume
-              </button>
-              <button data-testid="btn-export-saved" disabled={busy} onClick={() => exportRun(r.id)}>
+              {r.origin === 'imported' && r.volumes.length === 0 ? (
+                <button
+                  data-testid="btn-open-imported"
+                  disabled={busy || training}
+                  onClick={() => act(() => trainingController.openImported(r.id, scans, gpuLimits))}
+                  title="Make these weights the active run on the scans selected in the setup (or all loaded scans): similarity maps, the benchmark, and Start continues pre-training"
+                >
+                  Open on my scans
+                </button>
+              ) : (
+                <button
+                  data-testid="btn-resume-run"
+                  disabled={busy || training}
+                  onClick={() => act(() => trainingController.resumeSaved(r.id, scans))}
+                  title="Load this run's last checkpoint and curves (its scans must be loaded)"
+                >
+                  Resume
+                </button>
+              )}
+              <button data-testid="btn-export-saved" disabled={busy} onClick={() => exportRun(r.id)} title="The whole run (weights, optimizer, config, curves) as one .voco file">
                 Export
+              </button>
+              {isReferencePreset(r) && (
+                <button data-testid="btn-export-pt" disabled={busy} onClick={() => exportWeights(r.id, 'pt')} title="Weights in the authors' VoCoHead layout, as a .pt that torch.load and their fine-tuning load() read">
+                  .pt
+                </button>
+              )}
+              <button
+                data-testid="btn-export-safetensors"
+                disabled={busy}
+                onClick={() => exportWeights(r.id, 'safetensors')}
+                title={isReferencePreset(r) ? "Weights in the authors' VoCoHead layout as .safetensors" : 'Weights as .safetensors (the studio ViT key layout, docs/checkpoints.md)'}
+              >
+                .safetensors
               </button>
               <button disabled={busy || r.id === activeId} onClick={() => act(() => trainingController.deleteSaved(r.id))}>
                 Delete

@@ -6,12 +6,15 @@ import { PRESETS, paramCount } from '../../model/presets';
 import { loadedScans, useDatasetStore } from '../../store/datasetStore';
 import { resampledRasDims, validateRunConfig, type ConfigIssue, type GpuLimits } from '../../store/runConfig';
 import { useRunStore } from '../../store/runStore';
+import { ClusterPanel } from './ClusterPanel';
 import { CropOverlayControls } from './CropOverlay';
 import { LivePlots } from './LivePlots';
+import { HealthPanel } from './HealthPanel';
 import { PositionHeatmaps } from './PositionHeatmaps';
 import { RunControls } from './RunControls';
 import { RunSetupPanel } from './RunSetupPanel';
 import { SavedRuns } from './SavedRuns';
+import { useGpuLimits } from './gpuLimits';
 import { ModelImportPanel } from './ModelImport';
 import { trainingController } from './trainingController';
 import './train.css';
@@ -39,8 +42,11 @@ export function TrainPanel() {
   }, [draft, scans, gpuLimits]);
 
   // On a loaded run only the step budget matters: it must leave steps to take.
+  const trainBlocked = useRunStore((s) => s.trainBlocked);
   const startBlocked = runLoaded
-    ? draft.totalSteps > step
+    ? trainBlocked
+      ? trainBlocked
+      : draft.totalSteps > step
       ? null
       : `The run is at step ${step}: raise total steps above ${step} to continue`
     : issues.length
@@ -85,32 +91,11 @@ export function TrainPanel() {
       </section>
       <RunControls onStart={onStart} startBlocked={startBlocked} />
       <LivePlots />
+      <HealthPanel />
       <PositionHeatmaps />
       <CropOverlayControls />
+      <ClusterPanel />
     </div>
   );
 }
 
-let limitsPromise: Promise<GpuLimits | null> | null = null;
-
-/** The WebGPU adapter's buffer limits (null without WebGPU), asked once per page. */
-function useGpuLimits(): GpuLimits | null {
-  const [limits, setLimits] = useState<GpuLimits | null>(null);
-  useEffect(() => {
-    limitsPromise ??= (async () => {
-      try {
-        const adapter = await navigator.gpu?.requestAdapter();
-        if (!adapter) return null;
-        return { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize };
-      } catch {
-        return null;
-      }
-    })();
-    let live = true;
-    void limitsPromise.then((l) => live && setLimits(l));
-    return () => {
-      live = false;
-    };
-  }, []);
-  return limits;
-}

@@ -10,7 +10,14 @@ import { fingerprintVolume, matchVolumes, type VolumeFingerprint } from '../../p
 import { deleteRun, listRuns, loadRun, requestPersistentStorage, saveRun } from '../../persist/checkpoints';
 import { decodeRunFile, encodeRunFile, runFileName } from '../../persist/runFile';
 import { newRunId, runLabel, type RunMeta, type SavedRun } from '../../persist/savedRun';
-import { regionSize } from '../../store/runConfig';
+import { exportRunWeights, type WeightsFormat } from '../../persist/weightsExport';
+import { importedRun, trainingMemoryCheck } from '../../persist/importedRun';
+import { vocoHeadLayout } from '../../model/checkpoints/layout';
+import type { ImportReport } from '../../model/checkpoints/keyMap';
+import type { ImportedWeight } from '../../model/checkpoints/open';
+import type { EncoderPreset } from '../../model/presets';
+import { setImportedModelSink } from './modelImport';
+import { preprocessSettingsOf, regionSize } from '../../store/runConfig';
 import {
   beginRun,
   ingestStep,
@@ -242,10 +249,72 @@ export class TrainingController {
     await this.refreshRuns();
   }
 
+  // ---- imported models (PyTorch / safetensors checkpoints of the reference encoder) ---------------------------
+
+  /** Saves usable imported weights as a run (preset implied by the feature size, step = global_step). */
+  async saveImportedModel(report: ImportReport, weights: ImportedWeight[]): Promise<RunMeta> {
+    const preset = presetForImport(report);
+    if (!preset) throw new Error(noPresetMessage(report));
+    const draft = useRunStore.getState().draft;
+    const cropSize = draft.cropSize >= 64 && draft.cropSize % 32 === 0 ? draft.cropSize : 64;
+    const layout = vocoHeadLayout(report.featureSize!, preset.headHidden).filter((e) => e.dtype === 'float32');
+    const run = importedRun(report, weights, { preset: preset.name, base: draft, cropSize, toModel: (w) => w, modelKeys: layout.map((e) => e.key) });
+    await saveRun(run);
+    await this.refreshRuns();
+    useRunStore.setState({ notice: `Imported ${report.file} as ${preset.name} at step ${run.meta.step}: open it on your scans for maps, the benchmark or more pre-training` });
+    return run.meta;
+  }
+
+  /**
+   * Makes an imported run (trained elsewhere, no volumes of ours) the active run on the scans selected in the setup
+   * (or all loaded scans): its weights become the current weights for maps and the benchmark, and Start continues
+   * pre-training from them when the memory estimate allows.
+   */
+  async openImported(runId: string, loaded: Volume[], gpu: { maxStorageBufferBindingSize: number } | null): Promise<void> {
+    const run = await loadRun(runId);
+    const draft = useRunStore.getState().draft;
+    const picked = loaded.filter((v) => draft.volumeIds.includes(v.id));
+    const volumes = picked.length ? picked : loaded;
+    if (!volumes.length) throw new Error('Load at least one scan to open the imported model on');
+    const config: RunConfig = { ...run.state.config, volumeIds: volumes.map((v) => v.id), backend: draft.backend };
+    const memory = trainingMemoryCheck(run.state.weights, config.backend, gpu);
+    const fingerprints = await Promise.all(volumes.map((v) => this.fingerprint(v)));
+    beginRun({ runId: newRunId(), runName: `${run.meta.name} on ${volumes.length} scan${volumes.length > 1 ? 's' : ''}`, config, step: run.state.step, createdAt: Date.now(), runVolumes: fingerprints });
+    useRunStore.setState({ draft: config, trainBlocked: memory.refusal ? `Cannot continue pre-training here: ${memory.refusal}` : null });
+    this.preparing++;
+    try {
+      await this.configure(config, volumes);
+      setPhase('preparing', `Loading the imported weights (step ${run.state.step})…`);
+      // The fresh trainer's own sampling state and optimizer, with the imported weights and step.
+      const fresh = await this.worker().checkpoint();
+      await this.worker().loadCheckpoint({ ...fresh, config, step: run.state.step, weights: run.state.weights });
+      this.savedStep = -1;
+      this.checkpointStep = run.state.step;
+      this.stepsDone = run.state.step;
+      setPhase('ready');
+    } catch (err) {
+      reportError(`Could not open ${run.meta.name}: ${errorText(err)}`, true);
+    } finally {
+      this.preparing--;
+    }
+  }
+
   // ---- run files --------------------------------------------------------------------------------------------
 
   /** The active run as a .voco file (fresh state from the worker), or a saved run's last checkpoint. */
   async exportRun(runId?: string): Promise<{ name: string; bytes: Uint8Array }> {
+    const run = await this.runForExport(runId);
+    const preset = PRESETS[run.state.config.preset];
+    if (!preset) throw new Error(`Run uses unknown preset ${run.state.config.preset}`);
+    return { name: runFileName(run.meta), bytes: encodeRunFile(run, preset) };
+  }
+
+  /** A run's weights as a checkpoint: the authors' layout (.pt / .safetensors) or, for ViT presets, .safetensors. */
+  async exportWeights(runId: string | undefined, format: WeightsFormat): Promise<{ name: string; pieces: Uint8Array[] }> {
+    return exportRunWeights(await this.runForExport(runId), format, PRESETS);
+  }
+
+  private async runForExport(runId?: string): Promise<SavedRun> {
     const s = useRunStore.getState();
     let run: SavedRun;
     if (!runId || runId === s.runId) {
@@ -266,9 +335,7 @@ export class TrainingController {
     } else {
       run = await loadRun(runId);
     }
-    const preset = PRESETS[run.state.config.preset];
-    if (!preset) throw new Error(`Run uses unknown preset ${run.state.config.preset}`);
-    return { name: runFileName(run.meta), bytes: encodeRunFile(run, preset) };
+    return run;
   }
 
   /** Reads a .voco file and saves it as a new run in this browser; throws (saving nothing) when it is not one. */
@@ -302,7 +369,7 @@ export class TrainingController {
   }
 
   private async configure(config: RunConfig, volumes: Volume[]): Promise<void> {
-    const settings: PreprocessSettings = { spacing: config.spacing, huWindow: config.huWindow, minSize: regionSize(config) };
+    const settings: PreprocessSettings = preprocessSettingsOf(config);
     const pre: PreprocessedVolume[] = [];
     for (const v of volumes) {
       setPhase('preparing', `Preprocessing ${v.name}…`);
@@ -335,3 +402,26 @@ export function backendLabel(b: BackendInfo | null): string | null {
 
 /** The page's one controller. */
 export const trainingController = new TrainingController();
+
+/** The studio preset of the reference encoder with this feature size and head width, if there is one. */
+export function presetForImport(report: Pick<ImportReport, 'featureSize' | 'headWidth'>): EncoderPreset | undefined {
+  return Object.values(PRESETS).find((p) => {
+    const ref = p as EncoderPreset & { family?: string; featureSize?: number };
+    return ref.family === 'swin' && ref.featureSize === report.featureSize && p.headHidden === report.headWidth && p.headOut === report.headWidth;
+  });
+}
+
+function noPresetMessage(report: Pick<ImportReport, 'featureSize' | 'headWidth'>): string {
+  const refs = Object.values(PRESETS).filter((p) => (p as { family?: string }).family === 'swin');
+  if (!refs.length) return 'the reference SwinViT model is not part of this build yet, so the weights cannot be used here';
+  const have = refs.map((p) => `${p.name} (feature size ${(p as { featureSize?: number }).featureSize}, heads ${p.headHidden})`).join(', ');
+  return `no studio preset has feature size ${report.featureSize} with ${report.headWidth}-wide heads (${have})`;
+}
+
+setImportedModelSink({
+  blocked: (report) => (presetForImport(report) ? null : noPresetMessage(report)),
+  use: async (report, weights) => {
+    const meta = await trainingController.saveImportedModel(report, weights);
+    return meta.name;
+  },
+});
