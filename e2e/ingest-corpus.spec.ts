@@ -2,6 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeIngestCorpus, type CorpusEntry } from '../scripts/make-ingest-corpus.mjs';
+import { DEFAULT_RUN_CONFIG, regionSize } from '../src/store/runConfig';
 import { openEmpty, pickFiles, pickFolder, rowNamed } from './helpers/ingest';
 
 // The generated corpus of broken and unusual inputs (scripts/make-ingest-corpus.mjs), dropped as one folder into
@@ -70,8 +71,10 @@ test('ingest corpus: every file ends as a row with its reason, a named label map
     }
   }
   // The small scan is padded, not refused; the tilted scan's size is the preprocessing grid (RAS order).
-  await expect(page.locator('[data-testid="volume-pick-row"][data-name="scan-small.nii.gz"] [data-testid="volume-size"]')).toHaveText(/^20×21×27 → padded to 96×96×32$/);
-  await expect(page.locator('[data-testid="volume-pick-row"][data-name="scan-tilted.nii"] [data-testid="volume-size"]')).toHaveText(/^19×27×24 → padded to 96×96×32$/);
+  const region = regionSize(DEFAULT_RUN_CONFIG);
+  const padded = (d: number[]) => `${d.join('×')} → padded to ${d.map((v, a) => Math.max(v, region[a])).join('×')}`;
+  await expect(page.locator('[data-testid="volume-pick-row"][data-name="scan-small.nii.gz"] [data-testid="volume-size"]')).toHaveText(padded([20, 21, 27]));
+  await expect(page.locator('[data-testid="volume-pick-row"][data-name="scan-tilted.nii"] [data-testid="volume-size"]')).toHaveText(padded([19, 27, 24]));
   await expect(page.getByTestId('config-issues').filter({ hasText: 'larger than volume' })).toHaveCount(0);
   await page.screenshot({ path: 'artifacts/screenshots/ingest-corpus-train.png', fullPage: true });
 

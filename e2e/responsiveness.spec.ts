@@ -31,6 +31,18 @@ test('a 512×512×200 int16 scan and its label map load and show without a main-
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: true });
+    // Long animation frames say which script ran (for the log when a task is too long).
+    const l = window as unknown as { __loaf: string[] };
+    l.__loaf = [];
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries() as unknown as { duration: number; startTime: number; scripts: { invoker: string; sourceFunctionName: string; sourceURL: string; duration: number }[] }[])
+          if (e.duration > 300)
+            l.__loaf.push(`${e.duration.toFixed(0)} ms at ${e.startTime.toFixed(0)}: ${e.scripts.map((x) => `${x.invoker} ${x.sourceFunctionName}@${x.sourceURL.split('/').pop()!.slice(0, 60)} ${x.duration.toFixed(0)} ms`).join('; ')}`);
+      }).observe({ type: 'long-animation-frame', buffered: true });
+    } catch {
+      /* not supported */
+    }
   });
   page.on('console', (m) => /^\[(viewer|ingest)\]/.test(m.text()) && console.log('[page]', m.text()));
   await openEmpty(page);
@@ -53,6 +65,7 @@ test('a 512×512×200 int16 scan and its label map load and show without a main-
     const inViewer = (x: { start: number; duration: number }) => spans.some((s) => x.start < s.end && x.start + x.duration > s.start);
     return { tasks: all.map((x) => ({ ...x, viewer: inViewer(x) })), viewer: spans.map((s) => `${s.name} ${(s.end - s.start).toFixed(0)} ms`) };
   }, ready);
+  console.log(`[big] long animation frames:\n  ${(await page.evaluate(() => (window as unknown as { __loaf: string[] }).__loaf)).join('\n  ')}`);
   const worst = (xs: { duration: number }[]) => xs.reduce((m, x) => Math.max(m, x.duration), 0);
   const page_ = tasks.filter((x) => !x.viewer), gl = tasks.filter((x) => x.viewer);
   console.log(

@@ -95,12 +95,12 @@ function element(group, elem, vr, value) {
 }
 
 /** A DICOM file from [group, element, VR, value] rows (sorted here); the meta group is added. */
-export function dicomFile(sopClass, sopInstance, rows) {
+export function dicomFile(sopClass, sopInstance, rows, transferSyntax = EXPLICIT_LE) {
   const meta = Buffer.concat([
     element(0x0002, 0x0001, 'OB', Buffer.from([0, 1])),
     element(0x0002, 0x0002, 'UI', sopClass),
     element(0x0002, 0x0003, 'UI', sopInstance),
-    element(0x0002, 0x0010, 'UI', EXPLICIT_LE),
+    element(0x0002, 0x0010, 'UI', transferSyntax),
     element(0x0002, 0x0012, 'UI', '1.2.826.0.1.3680043.9.7433.1'),
   ]);
   const sorted = [...rows, [0x0008, 0x0016, 'UI', sopClass], [0x0008, 0x0018, 'UI', sopInstance]].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -120,7 +120,7 @@ const ds = (v) => (Array.isArray(v) ? v : [v]).map((x) => String(+x.toFixed(4)))
  * `tilt` (degrees) tilts the image plane about x as a tilted gantry does, while the slice origins move along z:
  * the sheared geometry of a gantry-tilted acquisition.
  */
-export function ctSeries({ uidRoot, seriesNumber, description, rows = 64, cols = 64, pixel = 0.8, zs, tilt = 0, seed = 3 }) {
+export function ctSeries({ uidRoot, seriesNumber, description, rows = 64, cols = 64, pixel = 0.8, zs, tilt = 0, seed = 3, transferSyntaxOf = () => EXPLICIT_LE }) {
   const t = (tilt * Math.PI) / 180;
   const iop = [1, 0, 0, 0, Math.cos(t), -Math.sin(t)];
   const vol = phantom([cols, rows, zs.length], seed);
@@ -159,7 +159,7 @@ export function ctSeries({ uidRoot, seriesNumber, description, rows = 64, cols =
       [0x0028, 0x1052, 'DS', '-1024'],
       [0x0028, 0x1053, 'DS', '1'],
       [0x7fe0, 0x0010, 'OW', pixels],
-    ]);
+    ], transferSyntaxOf(k));
   });
 }
 
@@ -372,6 +372,18 @@ export function makeIngestCorpus(outDir) {
       ),
     );
   }
+  // One slice stored in a transfer syntax the decoder cannot read (MPEG-2 video): dcm2niix would skip it silently.
+  ctSeries({ uidRoot: `${uid}.7`, seriesNumber: 7, description: 'one slice as video', zs: [0, 3, 6, 9], transferSyntaxOf: (k) => (k === 1 ? '1.2.840.10008.1.2.4.100' : EXPLICIT_LE) }).forEach((b, k) =>
+    put(
+      `dicom-undecodable/${k + 1}.dcm`,
+      b,
+      k === 1
+        ? { case: 'DICOM slice in a transfer syntax the decoder cannot read', expect: { leftOut: 'dicom-undecodable/2.dcm', reason: 'MPEG/H.264/HEVC video (transfer syntax 1.2.840.10008.1.2.4.100)' } }
+        : k === 0
+          ? { case: 'series with an undecodable slice', expect: { row: 'dicom-undecodable', status: 'warning', message: '1 slice of this folder left out: 2.dcm' } }
+          : undefined,
+    ),
+  );
   // Documentation beside scans is left out on purpose (and said so).
   put('README.txt', 'Synthetic ingest corpus (scripts/make-ingest-corpus.mjs).\n', { case: 'document beside scans', expect: { leftOut: 'README.txt', reason: 'document' } });
 

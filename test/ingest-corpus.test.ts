@@ -65,7 +65,7 @@ describe('ingest corpus: planning', () => {
   it('makes one DICOM unit per folder, named by that folder', () => {
     const dicom = plan.units.filter((u) => u.format === 'dicom');
     expect(dicom.map((u) => `${u.name}:${u.files.length}`).sort()).toEqual(
-      ['dicom-tilt:12', 'dicom-truncated:4', 'dicom-with-report:6', 'series-a:4', 'series-b:4'].sort(),
+      ['dicom-tilt:12', 'dicom-truncated:4', 'dicom-undecodable:3', 'dicom-with-report:6', 'series-a:4', 'series-b:4'].sort(),
     );
     expect(plan.problems).toEqual([]);
   });

@@ -45,7 +45,8 @@ def parse_args(argv=None):
     ap.add_argument('--order', choices=['studio', 'torch'], default='studio',
                     help="volume order: the studio's (epochs over one seeded shuffle; continues the browser exactly) or torch's "
                          "DistributedSampler (the authors' way; seed = the run's seed, epoch by epoch)")
-    ap.add_argument('--mode', choices=['region', 'whole'], default='region', help='preprocessing: pad to the training region, or resample the whole foreground onto it')
+    ap.add_argument('--mode', choices=['region', 'whole'], help="data mode (default: the run's dataMode): a random region of each "
+                    "scan, or the whole scan resized to the region")
     ap.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
     ap.add_argument('--amp', action='store_true', help='mixed precision (fp16 autocast) on CUDA')
     ap.add_argument('--threads', type=int, help='torch CPU threads per process (default: cores / local processes)')
@@ -113,7 +114,10 @@ def run(args, rank, world, device, backend):
             raise ValueError(msg + 'refusing (--strict-config)')
         log(rank, f'[vocostudio] WARNING: {msg}they are IGNORED on the cluster and recorded in the output\'s meta.cluster')
     scans = read_datalist(args.data, args.data_root) if args.data.endswith('.json') else list_scans(args.data)
-    settings = PreprocessSettings(tuple(cfg['spacing']), tuple(cfg['huWindow']), (n * r, n * r, r), mode=args.mode)
+    mode = args.mode or cfg.get('dataMode') or 'region'
+    if args.mode and args.mode != (cfg.get('dataMode') or 'region'):
+        cfg['dataMode'] = overrides['dataMode'] = args.mode
+    settings = PreprocessSettings(tuple(cfg['spacing']), tuple(cfg['huWindow']), (n * r, n * r, r), mode=mode)
     cache = VolumeCache(args.cache or os.path.join(args.out, 'cache'), settings)
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()

@@ -22,6 +22,7 @@ DEFAULT_EMA_MOMENTUM = 0.9
 KNOWN_CONFIG_FIELDS = {
     'volumeIds', 'preset', 'gridN', 'cropSize', 'spacing', 'huWindow', 'batchVolumes', 'randomCrops', 'lr', 'warmupSteps',
     'totalSteps', 'weightDecay', 'gradClip', 'seed', 'backend', 'checkpointEvery', 'augment', 'emaMomentum', 'minLr', 'fixedBatch',
+    'dataMode',
 }
 
 

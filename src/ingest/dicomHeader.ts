@@ -31,6 +31,30 @@ const DEFLATED = '1.2.840.10008.1.2.1.99';
 const LONG_VR = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const UNDEFINED = 0xffffffff;
 
+/** Transfer syntaxes the dcm2niix WebAssembly build decodes (uncompressed, RLE, JPEG, JPEG-LS, JPEG 2000). */
+const DECODABLE = new Set([
+  IMPLICIT_LE,
+  EXPLICIT_LE,
+  EXPLICIT_BE,
+  '1.2.840.10008.1.2.5',
+  '1.2.840.10008.1.2.4.50',
+  '1.2.840.10008.1.2.4.51',
+  '1.2.840.10008.1.2.4.57',
+  '1.2.840.10008.1.2.4.70',
+  '1.2.840.10008.1.2.4.80',
+  '1.2.840.10008.1.2.4.81',
+  '1.2.840.10008.1.2.4.90',
+  '1.2.840.10008.1.2.4.91',
+]);
+
+function transferSyntaxName(uid: string): string {
+  if (/^1\.2\.840\.10008\.1\.2\.4\.10[0-8]$/.test(uid)) return 'MPEG/H.264/HEVC video';
+  if (uid === '1.2.840.10008.1.2.4.94' || uid === '1.2.840.10008.1.2.4.95') return 'JPIP (a link to pixels elsewhere)';
+  if (/^1\.2\.840\.10008\.1\.2\.4\.11[0-2]$/.test(uid)) return 'JPEG XL';
+  if (/^1\.2\.840\.10008\.1\.2\.4\.20[1-3]$/.test(uid)) return 'High-Throughput JPEG 2000';
+  return 'an unknown encoding';
+}
+
 /** What a non-image SOP class is, for the message. */
 function sopClassName(uid: string): string | null {
   if (uid === '1.2.840.10008.1.3.10') return 'a DICOMDIR (an index of other files)';
@@ -176,6 +200,9 @@ export function inspectDicomBytes(head: Uint8Array, fileSize: number): DicomInsp
     const what = sopClassName(sop);
     return { ok: false, reason: `a DICOM file with no pixel data: ${what ?? `not an image${sop ? ` (SOP class ${sop})` : ''}`}` };
   }
+  // dcm2niix skips a slice it cannot decode with only a console warning (exit 0): name it here instead.
+  if (!DECODABLE.has(transferSyntax))
+    return { ok: false, slice: true, reason: `its pixels are stored as ${transferSyntaxName(transferSyntax)} (transfer syntax ${transferSyntax}), which the DICOM decoder cannot read` };
   const px = pixel as { offset: number; length: number };
   const rows = nums.rows ?? 0, columns = nums.columns ?? 0;
   if (px.length !== UNDEFINED) {

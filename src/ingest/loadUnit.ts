@@ -133,6 +133,12 @@ function describeGeometry(loaded: LoadedVolume, s: ConvertedSeries, slices: Dico
     loaded.facts.warnings.unshift(parts.join('; '));
     return;
   }
+  // dcm2niix skips slices it cannot use with a console warning only: compare what came out with what went in.
+  const nz = loaded.volume.dims[2];
+  if (slices.length > 1 && nz < slices.length) {
+    loaded.facts.warnings.unshift(`dcm2niix made ${nz} slices of the ${slices.length} files of this series: ${slices.length - nz} were skipped`);
+    loaded.facts.exclude ??= `${slices.length - nz} of ${slices.length} slices missing`;
+  }
   if (uneven) {
     // dcm2niix made no equidistant copy: the volume's regular grid misplaces slices.
     loaded.facts.warnings.unshift(`uneven slice spacing ${gapText} was not resampled: the volume's ${zSize} mm grid misplaces slices`);

@@ -65,10 +65,11 @@ export async function volumes(handle: number, count: number): Promise<{ source: 
   return { source: sample ? 'sample CT' : 'synthetic', dims: base.dims };
 }
 
-/** The model presets (in src/model/presets.ts order) and the studio's default one. */
-export async function presetNames(): Promise<{ names: string[]; defaultPreset: string }> {
-  const { PRESETS, DEFAULT_PRESET } = await import('../model/presets');
-  return { names: Object.keys(PRESETS), defaultPreset: DEFAULT_PRESET };
+/** The ViT model presets (in src/model/presets.ts order), the Swin ones (they need r ≥ 64) and the default one. */
+export async function presetNames(): Promise<{ names: string[]; swinNames: string[]; defaultPreset: string }> {
+  const { PRESETS, DEFAULT_PRESET, isSwinPreset } = await import('../model/presets');
+  const all = Object.keys(PRESETS);
+  return { names: all.filter((n) => !isSwinPreset(PRESETS[n])), swinNames: all.filter((n) => isSwinPreset(PRESETS[n])), defaultPreset: DEFAULT_PRESET };
 }
 
 export function close(handle: number): void {

@@ -1,6 +1,8 @@
 // The run configuration: defaults, JSON (de)serialisation and the checks that refuse an invalid run
 // before anything starts. Pure functions (no React, no tensors), so they are unit-tested under Node.
 import type { BackendChoice, RunConfig } from '../worker/protocol';
+import { SWIN_MIN_CROP } from '../model/swin/config';
+import { swinActivationBytes } from '../model/swin/memory';
 import { resampledRasDims } from '../volume/rasGrid';
 import type { PreprocessSettings } from '../preprocess/settings';
 
@@ -14,6 +16,9 @@ export interface PresetShape {
   mlpRatio: number;
   headHidden: number;
   headOut: number;
+  /** 'swin': the authors' backbone (src/model/swin/), which takes voxel crops and needs r ≥ 64. */
+  family?: 'vit' | 'swin';
+  featureSize?: number;
   /** Embedding taps (src/model/presets.ts); the embedding is stageEnds.length × dim wide. Default 5. */
   stageEnds?: readonly number[];
 }
@@ -145,6 +150,17 @@ const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 7.5, perVoxel: 1
  */
 export function estimateStepMemory(preset: PresetShape, config: RunConfig, params: number, volumeVoxels = 0): StepMemoryEstimate {
   const n = cropsPerStep(config);
+  if (preset.family === 'swin' && preset.featureSize) {
+    // The authors' backbone: activations from its own per-stage count (model/swin/memory.ts, not fitted like MEM).
+    const cfg = { featureSize: preset.featureSize, headHidden: preset.headHidden, headOut: preset.headOut, downsample: 'merging' as const };
+    const a = swinActivationBytes(cfg, config.cropSize, n);
+    const h = preset.headHidden;
+    const teacherHead = 24 * preset.featureSize * h + h + h * h + h + h * preset.headOut + preset.headOut;
+    const parameterBytes = (4 * params + teacherHead + volumeVoxels) * F32;
+    const activationBytes = Math.round(MEM.perParam * params) * F32 + a.bytes;
+    const totalBytes = parameterBytes + activationBytes;
+    return { totalBytes, parameterBytes, activationBytes, wasmHeapBytes: Math.round(totalBytes * MEM.heapSlack), largestBuffer: a.largest };
+  }
   const g = config.cropSize / preset.patch;
   const tokens = g * g * g;
   const voxels = config.cropSize ** 3;
@@ -219,6 +235,12 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   if (!isInt(config.cropSize) || config.cropSize < 1) bad('cropSize', `crop size r = ${config.cropSize}: must be a positive integer`);
   if (!preset) {
     bad('preset', `unknown model preset "${config.preset}"`);
+  } else if (preset.family === 'swin' && isInt(config.cropSize) && (config.cropSize < SWIN_MIN_CROP || config.cropSize % 32 !== 0)) {
+    bad(
+      'cropSize',
+      `crop size r = ${config.cropSize}: preset ${preset.name} (the authors' Swin backbone) needs r ≥ ${SWIN_MIN_CROP} and a multiple of 32 — ` +
+        `its four 2× merges after the 2× patch embedding leave r/32 voxels per side (at r = 32 a single voxel, where instance norm is undefined)`,
+    );
   } else if (isInt(config.cropSize) && config.cropSize % preset.patch !== 0) {
     bad('cropSize', `crop size r = ${config.cropSize} is not a multiple of preset ${preset.name}'s patch size ${preset.patch}`);
   }

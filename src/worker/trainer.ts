@@ -16,7 +16,6 @@ import { learningRate } from '../voco/schedule';
 import { trainingVolume } from '../voco/wholeVolume';
 import { HealthTracker, type DeviceHealth } from '../voco/health';
 import { packVolumes, type VolumeLayout } from '../kernels/packVolumes';
-import { sampleCrops } from '../kernels/cropSampler';
 import { sumOfSquares } from '../kernels/sumSquares';
 import { PRESETS, STUDENT_DROPOUT, VocoModel, embedDim, validatePreset, type EncoderPreset } from '../model';
 import type { PreprocessedVolume } from '../volume/volume';
@@ -294,16 +293,15 @@ export class Trainer {
   /** Everything needed to continue this run exactly (read back from the device). Call between steps. */
   async exportState(): Promise<TrainerState> {
     this.checkAlive();
-    const named = this.model.namedWeights();
-    const datas = await Promise.all(named.map(({ tensor }) => tensor.data() as Promise<Float32Array>));
+    // Stored layout (VocoModel.readWeights: the Swin backbone's weights in the authors' PyTorch layout), fresh copies.
+    const weights = await this.model.readWeights();
     const opt = await this.optimizer.getState();
     return {
       format: 'voco-trainer-state',
       version: 1,
       config: structuredClone(this.config),
       step: this.step_,
-      // Copies: the state may be transferred to another thread, and on WebGPU tfjs caches what data() returned.
-      weights: named.map(({ name, tensor }, i) => ({ name, shape: [...tensor.shape], data: datas[i].slice() })),
+      weights,
       optimizer: { step: opt.step, tensors: { ...opt.tensors } },
       rng: this.rng.getState().map((v) => v >>> 0),
       volumeOrder: [...this.volumeOrder],
@@ -332,18 +330,9 @@ export class Trainer {
       throw new Error(`Checkpoint does not fit this trainer (${mismatch.join('; ')}); create a Trainer with the checkpoint's config first`);
     }
     checkConfig(c);
-    const named = this.model.namedWeights();
-    const byName = new Map(s.weights.map((w) => [w.name, w]));
-    const missing = named.filter(({ name }) => !byName.has(name)).map(({ name }) => name);
-    if (missing.length || s.weights.length !== named.length) {
-      throw new Error(`Checkpoint weights do not match the model: missing [${missing.join(', ')}], ${s.weights.length} stored vs ${named.length} expected`);
-    }
-    for (const { name, tensor } of named) {
-      const w = byName.get(name)!;
-      const sameShape = w.shape.length === tensor.shape.length && w.shape.every((d, i) => d === tensor.shape[i]);
-      if (!sameShape || w.data.length !== tensor.size) {
-        throw new Error(`Checkpoint weight ${name} has shape [${w.shape}] (${w.data.length} values), the model needs [${tensor.shape}]`);
-      }
+    const problems = this.model.weightProblems(s.weights);
+    if (problems.length) {
+      throw new Error(`Checkpoint weights do not match the model: ${problems.slice(0, 6).join('; ')}${problems.length > 6 ? `; and ${problems.length - 6} more` : ''}`);
     }
     const rng = Rng.fromState(s.rng);
     const dropoutRng = Rng.fromState(s.dropoutRng);
@@ -351,10 +340,7 @@ export class Trainer {
       throw new Error(`Checkpoint volume order ${JSON.stringify(s.volumeOrder)} does not fit ${this.volumeIds.length} volumes`);
     }
     // All checks passed: now mutate.
-    for (const { name, tensor } of named) {
-      const w = byName.get(name)!;
-      tf.tidy(() => tensor.assign(tf.tensor(w.data, w.shape, 'float32')));
-    }
+    this.model.loadWeights(s.weights);
     this.optimizer.setState(s.optimizer);
     this.rng = rng;
     this.dropoutRng = dropoutRng;
@@ -380,7 +366,7 @@ export class Trainer {
     }
     for (let start = 0; start < crops.length; start += EMBED_CHUNK) {
       const chunk = crops.slice(start, start + EMBED_CHUNK);
-      const emb = tf.tidy(() => this.model.embed(sampleCrops(this.packed, this.layout, chunk, this.config.cropSize, this.preset.patch)));
+      const emb = tf.tidy(() => this.model.embed(this.model.sampleInput(this.packed, this.layout, chunk)));
       try {
         out.set((await emb.data()) as Float32Array, start * dim);
       } finally {
@@ -397,7 +383,7 @@ export class Trainer {
    */
   embedOnDevice(crops: CropSpec[], model: VocoModel = this.model): tf.Tensor2D {
     this.checkAlive();
-    return tf.tidy(() => model.embed(sampleCrops(this.packed, this.layout, crops, this.config.cropSize, this.preset.patch)));
+    return tf.tidy(() => model.embed(model.sampleInput(this.packed, this.layout, crops)));
   }
 
   /** Dims of the run's preprocessed volumes, in config.volumeIds order. */
@@ -430,7 +416,8 @@ export class Trainer {
     const nb = n * n;
     const B = plan.volumes.length;
     const labels = tf.tensor3d(planLabels(plan), [B, sw, nb]);
-    const tokens = sampleCrops(this.train.packed, this.train.layout, batchCrops(plan), r, this.preset.patch);
+    // Patch tokens (ViT) or voxel crops (Swin): whatever the encoder takes, in one crop-sampler dispatch.
+    const tokens = this.model.sampleInput(this.train.packed, this.train.layout, batchCrops(plan));
     let terms: tf.Tensor | null = null;
     let logits: tf.Tensor | null = null;
     let projections: [tf.Tensor2D, tf.Tensor2D] | null = null;
