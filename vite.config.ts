@@ -2,30 +2,10 @@ import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { securityHeaders } from './scripts/security-headers.mjs';
 
-// Cross-origin isolation: SharedArrayBuffer and threaded wasm need it.
-const isolation = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
-
-// Private by construction: the studio talks to its own origin only.
-// 'wasm-unsafe-eval' lets WebAssembly compile; blob: serves emscripten's pthread workers.
-const csp = (dev: boolean) =>
-  [
-    "default-src 'self'",
-    `script-src 'self' 'wasm-unsafe-eval' blob:${dev ? " 'unsafe-inline'" : ''}`,
-    "worker-src 'self' blob:",
-    `connect-src 'self' blob: data:${dev ? ' ws://localhost:* ws://127.0.0.1:*' : ''}`,
-    "img-src 'self' blob: data:",
-    "style-src 'self' 'unsafe-inline'",
-    "font-src 'self' data:",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'none'",
-  ].join('; ');
-
+// Cross-origin isolation, the CSP (own origin only, frame-ancestors 'none'), nosniff: scripts/security-headers.mjs,
+// shared with `npm run check-headers` and the privacy test. A static host of dist/ must send the same (docs/deploy.md).
 /** Serve tfjs-backend-wasm binaries from our own origin (never a CDN). */
 function tfjsWasmFiles(): Plugin {
   const copy = () => {
@@ -59,8 +39,8 @@ function tfjsWasmThreadsMinifySafe(): Plugin {
 
 export default defineConfig({
   plugins: [react(), tfjsWasmFiles(), tfjsWasmThreadsMinifySafe()],
-  server: { host: 'localhost', port: 5173, headers: { ...isolation, 'Content-Security-Policy': csp(true) } },
-  preview: { host: 'localhost', port: 4173, headers: { ...isolation, 'Content-Security-Policy': csp(false) } },
+  server: { host: 'localhost', port: 5173, headers: securityHeaders(true) },
+  preview: { host: 'localhost', port: 4173, headers: securityHeaders(false) },
   worker: { format: 'es', plugins: () => [tfjsWasmThreadsMinifySafe()] },
   // The dev server pre-bundles tfjs-backend-wasm like every other dependency (served raw, its CommonJS pthread
   // worker file cannot be imported as a module). Workers are crawled at start so that their first use never

@@ -194,6 +194,12 @@ async function main() {
         entry.peakMatmulGflops = Math.max(...measured.map((m) => m.gflops));
         log(`matmul (median/peak): ${entry.matmul.map((m) => `${m.size}² ${m.gflops ? `${fmt(m.medianGflops)}/${fmt(m.gflops)} GFLOP/s` : m.skipped}`).join(', ')}`);
         try {
+          entry.bandwidth = await call('bandwidth', h, quick ? 2 ** 20 : 4 * 2 ** 20, quick ? 300 : 600);
+          log(`copy probe (y = −x): ${fmt(entry.bandwidth.medianGbPerSec, 2)} GB/s median, ${fmt(entry.bandwidth.peakGbPerSec, 2)} peak`);
+        } catch (e) {
+          entry.bandwidth = { error: firstLine(e) };
+        }
+        try {
           entry.crop = await call('crop', h);
           log(`crop sampler: ${fmt(entry.crop.gbPerSec, 3)} GB/s (${fmt(entry.crop.msPerCall, 2)} ms per ${entry.crop.crops} crops)`);
         } catch (e) {
@@ -247,7 +253,7 @@ async function main() {
           { name: 'all on (relaxed SIMD where available)', switches: { simd: true, relaxed: null, fusedAdamW: true } },
           { name: 'relaxed SIMD off', switches: { simd: true, relaxed: false, fusedAdamW: true } },
           { name: 'SIMD matmul off (stock loop)', switches: { simd: false, fusedAdamW: true } },
-          { name: 'fused AdamW off (tf ops)', switches: { simd: true, relaxed: null, fusedAdamW: false } },
+          { name: 'fused AdamW + grad norm off (tf ops)', switches: { simd: true, relaxed: null, fusedAdamW: false } },
           { name: 'both off (round-1 kernels)', switches: { simd: false, fusedAdamW: false } },
         ];
         report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };
@@ -364,6 +370,20 @@ function markdown(r) {
     const mm = b.matmul.map((m) => (m.gflops ? `${g(m.medianGflops)} (${g(m.gflops)})` : 'skipped')).join(' / ');
     lines.push(
       `| ${name}${b.info?.software ? ' (software)' : ''} | ${b.error ? b.error : mm} | ${b.crop?.gbPerSec != null ? fmt(b.crop.gbPerSec, 3) : (b.crop?.error ?? 'n/a')} | ${(b.info?.kernels ?? []).join('; ') || '—'} |`,
+    );
+  }
+  lines.push('');
+  lines.push('Roofline per device: the ceilings are this run\'s pure probes on that backend (best median matmul GFLOP/s over the sizes; copy GB/s of y = −x over 16 MiB, read + write); achieved = the default preset\'s step (matmul FLOPs only) and the crop sampler (bytes written).');
+  lines.push('');
+  lines.push('| backend | adapter | matmul peak GFLOP/s | copy peak GB/s | ridge FLOP/byte | step GFLOP/s (% of peak) | crop sampler GB/s (% of copy) |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const [name, b] of Object.entries(r.backends)) {
+    const step = r.training.find((t) => t.backend === name && t.preset === (r.presets.includes(r.defaultPreset) ? r.defaultPreset : r.presets[0]) && t.status === 'ok');
+    const bw = b.bandwidth?.medianGbPerSec;
+    const peak = b.bestMatmulGflops;
+    lines.push(
+      `| ${name} | ${b.info?.adapter ?? (name === 'wasm' ? `${b.info?.wasmThreads ?? '?'} threads` : '—')}${b.info?.software ? ' (software)' : ''} | ${fmt(peak, 1)} | ${fmt(bw, 2)} | ${peak && bw ? fmt(peak / bw, 1) : 'n/a'} | ` +
+        `${step ? `${fmt(step.gflops, 2)} (${fmt(step.pctOfMatmul, 0)} %)` : 'n/a'} | ${b.crop?.gbPerSec != null && bw ? `${fmt(b.crop.gbPerSec, 3)} (${fmt((100 * b.crop.gbPerSec) / bw, 0)} %)` : 'n/a'} |`,
     );
   }
   lines.push('');

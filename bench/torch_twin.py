@@ -6,8 +6,8 @@ src/model/presets.ts): patch embedding as a matmul over patch tokens [N, T, p³]
 position table, pre-norm ViT blocks (LayerNorm → MHSA → residual, LayerNorm → MLP(GELU) → residual),
 GAP of the layer-normalised (no affine) token stream at `stageEnds`, concatenated; the projection heads
 (Linear → BN(no affine, batch stats) → ReLU ×2 → Linear), student with Dropout1d on its input, teacher by
-EMA under no_grad; the VoCo losses of test/fixtures/README.md; AdamW (amsgrad) with global-norm
-clipping. Times one training step at B volumes × (n² bases + sw randoms) crops of r³ voxels, random data
+EMA under no_grad; the VoCo losses of test/fixtures/README.md; AdamW (amsgrad, weight decay 0.01 as the
+reference's torch default) without clipping unless --clip is given (the studio's default; the reference never clips). Times one training step at B volumes × (n² bases + sw randoms) crops of r³ voxels, random data
 of the same shape (the crop sampling itself is not part of this twin).
 
 Run with Debian's interpreter, which has torch:  /usr/bin/python3 bench/torch_twin.py --preset S
@@ -190,7 +190,7 @@ def run(p, args, device):
     for w in teacher.parameters():
         w.requires_grad_(False)
     params = list(enc.parameters()) + list(student.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=1e-5, amsgrad=True)
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01, amsgrad=True)
     drop = nn.Dropout1d(0.2)
     labels = torch.rand(B, sw, nb, device=device)
     labels = labels / labels.sum(-1, keepdim=True)
@@ -210,7 +210,8 @@ def run(p, args, device):
         loss = voco_losses(xs, bs, xt, bt, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        if args.clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, args.clip)
         opt.step()
         return loss.item()  # the studio reads its loss back every step too
 
@@ -236,6 +237,60 @@ def run(p, args, device):
         'medianMs': med, 'flopsPerStep': flops, 'gflops': flops / (med * 1e6),
         'params': sum(w.numel() for w in params),
     }
+
+
+def run_reference(args, device):
+    """The same VoCo step with the authors' backbone (SwinViT v2 + UNETR encoder blocks, 24 × feature size wide) and
+    their projection heads, from python/vocostudio/model/swin (MONAI-free, checked against test/fixtures/voco-swin)."""
+    sys.path.insert(0, os.path.join(HERE, '..', 'python'))
+    from vocostudio.model.swin import VoCoHead
+    torch.manual_seed(0)
+    n, r, sw, B = args.n, args.r, args.sw, args.B
+    if r % 32 or r < 64:
+        sys.exit(f'--reference needs crops of r³ with r a multiple of 32 and ≥ 64, got r = {r}')
+    nb = n * n
+    crops = B * (nb + sw)
+    model = VoCoHead(feature_size=args.reference, head_width=args.reference_head).to(device)
+    params = list(model.backbone.parameters()) + list(model.student.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=1e-2, amsgrad=True)
+    drop = nn.Dropout1d(0.2)
+    labels = torch.rand(B, sw, nb, device=device)
+    labels = labels / labels.sum(-1, keepdim=True)
+
+    def step():
+        x = torch.rand(crops, 1, r, r, r, device=device)
+        with torch.no_grad():
+            for tw, sw_ in zip(model.teacher.parameters(), model.student.parameters()):
+                tw.mul_(0.9).add_(sw_.detach(), alpha=0.1)
+        emb = model.backbone(x)
+        s = model.student(drop(emb))
+        with torch.no_grad():
+            te = model.teacher(emb.detach())
+        split = lambda z: (z[:B * nb].view(B, nb, -1), z[B * nb:].view(B, sw, -1))
+        bs, xs = split(s)
+        bt, xt = split(te)
+        loss = voco_losses(xs, bs, xt, bt, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss.item()
+
+    sync = (lambda: torch.cuda.synchronize()) if device.type == 'cuda' else (lambda: None)
+    for _ in range(args.warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        loss = step()
+        sync()
+        times.append((time.perf_counter() - t0) * 1000)
+    if not math.isfinite(loss):
+        raise RuntimeError(f'non-finite loss {loss}')
+    return {'model': f'reference SwinViT v2 + UNETR, feature size {args.reference}', 'device': str(device), 'threads': torch.get_num_threads(),
+            'B': B, 'sw': sw, 'n': n, 'r': r, 'crops': crops, 'steps': len(times), 'stepMs': times, 'medianMs': statistics.median(times),
+            'params': sum(w.numel() for w in params)}
 
 
 def blas_info():
@@ -270,17 +325,30 @@ def main():
     ap.add_argument('--n', type=int, default=3)
     ap.add_argument('--r', type=int, default=32)
     ap.add_argument('--steps', type=int, default=10)
+    ap.add_argument('--clip', type=float, default=0.0, help='global-norm gradient clip; 0 (default) disables, as the studio')
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     ap.add_argument('--json', action='store_true', help='print one JSON document instead of a table')
     ap.add_argument('--threads', type=int, default=os.cpu_count() or 1,
                     help='torch threads (default: all cores). On a busy machine 1 can be much faster: OpenMP regions wait for descheduled threads')
     ap.add_argument('--max-step-s', type=float, default=60.0, help='after a warm-up step slower than this, time a single step')
+    ap.add_argument('--reference', type=int, metavar='FEATURE_SIZE',
+                    help="time the authors' reference backbone (python/vocostudio/model/swin) at this feature size instead "
+                         "(VoCo-B 48, L 96, H 192); crops of r³ voxels, r a multiple of 32 and ≥ 64 (the last stage needs 2³ voxels), as the authors' 96³ or 64³")
+    ap.add_argument('--reference-head', type=int, default=1024, help='projection head width for --reference')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         sys.exit('--device cuda: torch sees no CUDA device')
+    if args.reference:
+        res = run_reference(args, device)
+        if args.json:
+            print(json.dumps(res))
+        else:
+            print(f"{res['model']}: {res['medianMs']:.1f} ms/step, {res['crops']} crops of {args.r}³ on {device}, "
+                  f"{torch.get_num_threads()} threads ({res['params'] / 1e6:.2f} M params)")
+        return
     presets = read_presets()
     names = args.preset or list(presets)
     unknown = [x for x in names if x not in presets]

@@ -60,11 +60,15 @@ test('continue a run with the Python package and bring it back with its history 
   const [listDl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('btn-datalist-template').click()]);
   await listDl.saveAs(join(tmp, 'template.json'));
   const template = JSON.parse(readFileSync(join(tmp, 'template.json'), 'utf8'));
-  expect(template.training.map((e: { image: string }) => e.image)).toEqual(['scans/example_ct.nii.gz', 'scans/chest_ct_derived_4x.nii.gz']);
+  // One entry per scan of the run, in the run's volume order (the order the package continues the studio's epochs in).
+  const listed: string[] = template.training.map((e: { image: string }) => e.image);
+  expect([...listed].sort()).toEqual(['scans/chest_ct_derived_4x.nii.gz', 'scans/example_ct.nii.gz']);
   await page.getByTestId('cluster-panel').screenshot({ path: join(SHOTS, 'cluster-panel.png') });
 
   // ---- the package continues the run (one process here; test/python-torchrun.test.ts runs torchrun ×2) ----
-  writeFileSync(join(tmp, 'datalist.json'), JSON.stringify({ training: SCANS.map((image) => ({ image })) }));
+  // The template with its paths filled in, as a user would.
+  const where = (entry: string) => SCANS.find((p) => p.endsWith(`/${entry.slice('scans/'.length)}`))!;
+  writeFileSync(join(tmp, 'datalist.json'), JSON.stringify({ training: listed.map((image) => ({ image: where(image) })) }));
   const args = ['-m', 'vocostudio.train', '--from', runFile, '--data', join(tmp, 'datalist.json'), '--steps', String(CLUSTER_STEPS),
     '--total-steps', String(STUDIO_STEPS + CLUSTER_STEPS), '--out', join(tmp, 'cluster-run'), '--workers', '0', '--threads', '1'];
   const py = spawnSync(PYTHON, args, { cwd: resolve('python'), encoding: 'utf8', env: { ...process.env, PYTHONPATH: resolve('python') }, timeout: 240_000 });

@@ -107,6 +107,26 @@ describe('fused AdamW kernel', () => {
     }
   });
 
+  it("sum of squares ('VocoSumSquares', the trainer's squared gradient norm) equals its CPU twin and the tf ops", async () => {
+    const ss = await import('../src/kernels/sumSquares');
+    const arrays = SHAPES.map((s, i) => values(s.reduce((a, b) => a * b), 5 + i, 0.3));
+    const want = ss.sumSquaresReference(arrays);
+    for (const backend of backends()) {
+      await tf.setBackend(backend);
+      const ts = arrays.map((a, i) => tf.tensor(a, SHAPES[i]));
+      const before = ss.sumSquaresRuns[backend] ?? 0;
+      const n = tf.memory().numTensors;
+      const got = ss.sumOfSquares(ts);
+      const value = (await got.data())[0];
+      got.dispose();
+      expect(tf.memory().numTensors, `${backend} leaks`).toBe(n);
+      expect(Math.abs(value - want) / want, backend).toBeLessThan(1e-6);
+      // One kernel on cpu and wasm; the tf-op path on webgpu.
+      expect((ss.sumSquaresRuns[backend] ?? 0) - before, backend).toBe(backend === 'webgpu' ? 0 : 1);
+      tf.dispose(ts);
+    }
+  });
+
   it('says which backends have it', async () => {
     await tf.setBackend('wasm');
     expect(fused.fusedAdamWAvailable()).toBe(true);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { detectFormat } from '../src/ingest/detect';
-import { gridMapping, isNamedLabelMap, labelsOnScanGrid, mergeLabels } from '../src/ingest/labels';
+import { gridMapping, isNamedLabelMap, labelOverlap, labelsOnScanGrid, mergeLabels } from '../src/ingest/labels';
 import { loadUnit } from '../src/ingest/loadUnit';
 import { niftiBytes } from '../src/ingest/niftiWrite';
 import { planRoots } from '../src/ingest/plan';
@@ -116,6 +116,39 @@ describe('NIfTI loading', () => {
   });
 });
 
+describe('DICOM headers', () => {
+  it('reads the real series (uncompressed and JPEG 2000) as whole image slices of one series each', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { inspectDicom, seriesGeometry } = await import('../src/ingest/dicomHeader');
+    for (const [dir, n, ts] of [
+      ['dicom-ct3slice-dcmqi/series', 3, '1.2.840.10008.1.2'], // implicit VR little endian
+      ['dicom-abdomen-j2k-totalseg/series', 20, '1.2.840.10008.1.2.4.90'],
+    ] as const) {
+      const files = readdirSync(`${DATA}/${dir}`);
+      expect(files).toHaveLength(n);
+      const slices = [];
+      for (const f of files) {
+        const r = await inspectDicom(new Blob([readFileSync(`${DATA}/${dir}/${f}`)]));
+        expect(r.ok, `${dir}/${f}: ${r.ok ? '' : r.reason}`).toBe(true);
+        if (r.ok) slices.push(r.slice);
+      }
+      expect(new Set(slices.map((s) => s.seriesUid)).size).toBe(1); // (the JPEG 2000 set is anonymised: its UIDs are empty)
+      expect(slices[0].modality).toBe('CT');
+      expect(slices[0].transferSyntax).toBe(ts);
+      expect([slices[0].rows, slices[0].columns]).toEqual([512, 512]);
+      const geo = seriesGeometry(slices)!;
+      expect(geo.tilt).toBe(0);
+      expect(Math.max(...geo.gaps) - Math.min(...geo.gaps)).toBeLessThan(0.01);
+    }
+    // A JPEG 2000 slice cut inside its compressed frame is caught too.
+    const j2k = readdirSync(`${DATA}/dicom-abdomen-j2k-totalseg/series`)[0];
+    const whole = readFileSync(`${DATA}/dicom-abdomen-j2k-totalseg/series/${j2k}`);
+    const cut = await inspectDicom(new Blob([whole.subarray(0, whole.length - 5000)]));
+    expect(cut.ok).toBe(false);
+    expect(!cut.ok && cut.reason).toMatch(/cut short inside its compressed pixel data/);
+  });
+});
+
 describe('planning what was dropped', () => {
   it('reports an empty folder, a text file and skips documents inside folders', async () => {
     const plan = await planRoots([
@@ -132,7 +165,7 @@ describe('planning what was dropped', () => {
     ]);
     expect(plan.problems.map((p) => p.message).join('\n')).toMatch(/folder "empty" is empty/);
     expect(plan.problems.find((p) => p.name === 'notes.txt')?.message).toMatch(/not an image file/);
-    expect(plan.skipped).toEqual(['ct/LICENSE']);
+    expect(plan.leftOut).toEqual([{ path: 'ct/LICENSE', reason: 'a document, not an image (left out on purpose)' }]);
     expect(plan.units.map((u) => u.name)).toEqual(['example_ct.nii.gz']);
   });
 });
@@ -189,6 +222,21 @@ describe('label maps', () => {
     expect(Array.from(second.labels)).toEqual([2, 1, 2, 0]);
     expect(second.assignedId).toBe(2);
   });
+
+  it("keeps each file's ids apart: disjoint ids stay, colliding ids are shifted past the existing ones", () => {
+    const aorta = new Uint8Array([1, 1, 1, 0, 0, 0]);
+    const lumen = new Uint8Array([0, 1, 2, 0, 0, 0]); // ids 1, 2: 1 collides with the aorta's id
+    const shifted = mergeLabels(aorta, lumen);
+    expect(shifted.shifted).toBe(true);
+    expect([shifted.firstId, shifted.lastId]).toEqual([2, 3]);
+    expect(Array.from(shifted.labels)).toEqual([1, 2, 3, 0, 0, 0]);
+    const heart = new Uint8Array([0, 0, 0, 3, 0, 0]);
+    const spine = new Uint8Array([0, 0, 0, 0, 2, 2]); // dcmqi-style: each mask with its own label value
+    const kept = mergeLabels(heart, spine);
+    expect(kept.shifted).toBe(false);
+    expect(Array.from(kept.labels)).toEqual([0, 0, 0, 3, 2, 2]);
+    expect(labelOverlap(aorta, lumen)).toEqual({ both: 2, incoming: 2, existing: 3 });
+  });
 });
 
 describe('facts and the NIfTI writer', () => {
@@ -214,5 +262,24 @@ describe('facts and the NIfTI writer', () => {
     expect(v.dims).toEqual([2, 3, 4]);
     expect(Array.from(v.data)).toEqual(Array.from(data));
     v.affine.slice(0, 3).forEach((row, i) => row.forEach((x, j) => expect(x).toBeCloseTo(affine[i][j], 5)));
+  });
+});
+
+describe('label pairing (the worker function)', () => {
+  it('maps onto the scan grid, merges without overlap, keeps substantially overlapping maps apart', async () => {
+    const { pairLabels } = await import('../src/ingest/pairLabels');
+    const dims: [number, number, number] = [4, 2, 1];
+    const identity = { perm: [0, 1, 2] as [number, number, number], flip: [false, false, false] as [boolean, boolean, boolean] };
+    const flipX = { perm: [0, 1, 2] as [number, number, number], flip: [true, false, false] as [boolean, boolean, boolean] };
+    const first = pairLabels({ id: 1, labelData: new Int16Array([1, 0, 0, 0, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: flipX });
+    expect(Array.from(first.onGrid)).toEqual([0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(first.merged?.ids).toBe(1);
+    const touching = pairLabels({ id: 2, labelData: new Uint8Array([0, 0, 1, 1, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: identity, existing: first.merged!.labels });
+    expect(touching.share).toBe(1); // the existing map's only voxel is covered: overlap / min(2, 1)
+    expect(touching.merged).toBeUndefined();
+    const apart = pairLabels({ id: 3, labelData: new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0]), labelDims: dims, scanDims: dims, mapping: identity, existing: first.merged!.labels });
+    expect(apart.share).toBe(0);
+    expect(Array.from(apart.merged!.labels)).toEqual([2, 2, 0, 1, 0, 0, 0, 0]);
+    expect(apart.merged!.ids).toBe(2);
   });
 });

@@ -15,6 +15,7 @@ import { fromSafetensors, toSafetensors, type NamedTensorData } from '../src/mod
 import { MetricsHistory, metricRow } from '../src/store/metricsHistory';
 import { DEFAULT_RUN_CONFIG } from '../src/store/runConfig';
 import { Rng } from '../src/voco/rng';
+import { trainingVolume } from '../src/voco/wholeVolume';
 import { planBatch, batchCrops, REFERENCE_AUGMENT } from '../src/voco/cropPlan';
 import type { RunConfig, StepMetrics, TrainerState } from '../src/worker/protocol';
 import type { SavedRun } from '../src/persist/savedRun';
@@ -224,14 +225,26 @@ import sys
 from vocostudio.preprocess import PreprocessSettings, preprocess_file
 from vocostudio.persist.safetensors import write_safetensors
 s = PreprocessSettings((3.0, 3.0, 3.0), (-175.0, 250.0), (16, 16, 8))
-open(sys.argv[1], 'wb').write(write_safetensors([(f'vol.{i}', preprocess_file(p, s)) for i, p in enumerate(sys.argv[2:])]))
+w = PreprocessSettings((3.0, 3.0, 3.0), (-175.0, 250.0), (16, 16, 8), mode='whole')
+vols = [(f'vol.{i}', preprocess_file(p, s)) for i, p in enumerate(sys.argv[2:])]
+vols += [(f'whole.{i}', preprocess_file(p, w)) for i, p in enumerate(sys.argv[2:])]
+open(sys.argv[1], 'wb').write(write_safetensors(vols))
 `, out, ABDOMEN_CT, CHEST_CT]);
-    const theirs = fromSafetensors(new Uint8Array(readFileSync(out))).tensors;
+    const theirs = new Map(fromSafetensors(new Uint8Array(readFileSync(out))).tensors.map((t) => [t.name, t]));
+    const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      let m = 0;
+      for (let k = 0; k < b.length; k++) m = Math.max(m, Math.abs(a[k] - b[k]));
+      return m;
+    };
     volumes.forEach((v, i) => {
-      expect(theirs[i].shape).toEqual([v.dims[2], v.dims[1], v.dims[0]]);
-      let maxDiff = 0;
-      for (let k = 0; k < v.data.length; k++) maxDiff = Math.max(maxDiff, Math.abs(theirs[i].data[k] - v.data[k]));
-      expect(maxDiff, v.name).toBeLessThan(1e-6);
+      const t = theirs.get(`vol.${i}`)!;
+      expect(t.shape).toEqual([v.dims[2], v.dims[1], v.dims[0]]);
+      expect(maxDiff(t.data, v.data), v.name).toBeLessThan(1e-6);
+      // Whole-volume data mode: the studio's resize of the same volume to the 16×16×8 region.
+      const whole = trainingVolume(v.data, v.dims, 'whole', 2, 8);
+      const w = theirs.get(`whole.${i}`)!;
+      expect(w.shape).toEqual([8, 16, 16]);
+      expect(maxDiff(w.data, whole.data), `${v.name} (whole)`).toBeLessThan(1e-6);
     });
   });
 

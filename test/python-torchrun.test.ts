@@ -18,7 +18,7 @@ import type { RunConfig, TrainerState } from '../src/worker/protocol';
 import type { SavedRun } from '../src/persist/savedRun';
 import { loadTrainingVolumes, ABDOMEN_CT, CHEST_CT } from './helpers/trainingVolumes';
 import { DATA } from './helpers/paths';
-import { PYTHON_DIR, TORCHRUN, pythonEnv, requireTorch, runChecked } from './helpers/python';
+import { PYTHON, PYTHON_DIR, TORCHRUN, pythonEnv, requireTorch, runChecked } from './helpers/python';
 
 const config: RunConfig = {
   ...DEFAULT_RUN_CONFIG, volumeIds: ['abdomen', 'chest'], preset: 'tiny', gridN: 2, cropSize: 8,
@@ -30,6 +30,8 @@ const CLUSTER_STEPS = 3;
 let dir: string;
 let before: TrainerState;
 let log: string;
+/** The studio's own next steps from the exported state (what the package must reproduce on the same scans). */
+let studioNext: { loss: number; intra: number; inter: number; reg: number }[] = [];
 
 beforeAll(async () => {
   requireTorch();
@@ -40,6 +42,7 @@ beforeAll(async () => {
   try {
     for (let i = 0; i < STUDIO_STEPS; i++) history.push(metricRow(await trainer.step()));
     before = await trainer.exportState();
+    for (let i = 0; i < CLUSTER_STEPS; i++) studioNext.push(await trainer.step());
   } finally {
     trainer.dispose();
   }
@@ -76,6 +79,25 @@ describe('torchrun --nproc_per_node=2 (gloo, CPU) continues a studio run', () =>
     expect(ranks[0].step).toBe(STUDIO_STEPS + CLUSTER_STEPS);
     for (const l of ranks[0].losses) expect(Number.isFinite(l)).toBe(true);
     expect(log).toContain(`continuing "tiny studio run" at step ${STUDIO_STEPS}`);
+  });
+
+  it("one process on the studio's own scans takes the steps the studio would have taken (≤ 1e-4)", () => {
+    // The same two CTs in the studio's volume order: the package preprocesses them itself (nibabel), continues the
+    // studio's volume order and generators, and must reproduce the studio's next losses.
+    writeFileSync(join(dir, 'same.json'), JSON.stringify({ training: [ABDOMEN_CT, CHEST_CT].map((image) => ({ image })) }));
+    const r = runChecked(PYTHON, ['-m', 'vocostudio.train', '--from', join(dir, 'run.voco'), '--data', join(dir, 'same.json'),
+      '--steps', String(CLUSTER_STEPS), '--out', join(dir, 'same'), '--workers', '0', '--threads', '1'], { cwd: PYTHON_DIR, env: pythonEnv(), timeoutMs: 240_000 });
+    expect(r.stdout).toContain("the studio's sampler state");
+    const rank0 = JSON.parse(readFileSync(join(dir, 'same', 'rank0.json'), 'utf8'));
+    expect(rank0.losses).toHaveLength(CLUSTER_STEPS);
+    rank0.losses.forEach((l: number, i: number) => expect(Math.abs(l - studioNext[i].loss) / studioNext[i].loss, `step ${STUDIO_STEPS + i}`).toBeLessThan(1e-4));
+    const run = decodeRunFile(new Uint8Array(readFileSync(join(dir, 'same', 'latest.voco'))), 'latest.voco', PRESETS);
+    const csv = run.metrics.columns;
+    for (let i = 0; i < CLUSTER_STEPS; i++) {
+      for (const k of ['intra', 'inter', 'reg'] as const) {
+        expect(Math.abs(csv[k][STUDIO_STEPS + i] - studioNext[i][k]), `${k} at step ${STUDIO_STEPS + i}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(studioNext[i][k])));
+      }
+    }
   });
 
   it("writes a .voco that the studio's importer accepts, with the whole history and the move marked", () => {

@@ -106,6 +106,28 @@ describe('series of several runs', () => {
     ]);
   });
 
+  it('long histories: per bucket the raw min and max (spikes kept) and the EMA computed on every point', () => {
+    const n = 1000;
+    const steps = Array.from({ length: n }, (_, i) => i);
+    const loss = steps.map((i) => (i === 437 ? 50 : 1 + (i % 7) / 100));
+    const a = run('a', steps, { loss });
+    const c = chartColumns([a], 'loss', 0.9, false, 100);
+    expect(c.x).toHaveLength(100); // 50 buckets × (first, last step)
+    expect(c.x[0]).toBe(0);
+    expect(c.x[1]).toBe(19);
+    expect(c.x[99]).toBe(999);
+    const raw = c.columns[0] as number[];
+    expect(Math.max(...raw)).toBe(50); // the spike survives
+    expect(Math.min(...raw)).toBe(1);
+    // The smoothed curve's last value is the EMA of all 1000 points.
+    const full = debiasedEma(Float64Array.from(loss), 0.9);
+    expect(c.columns[1][99]).toBeCloseTo(full[999], 12);
+    expect(c.columns[1][0]).toBeCloseTo(full[0], 12);
+    // Unsorted or repeated steps (a hand-made CSV) are put in order; the later value of a step wins.
+    const u = run('u', [2, 0, 1, 1], { loss: [3, 1, 5, 2] });
+    expect(chartColumns([u], 'loss', 0, false)).toEqual({ x: [0, 1, 2], columns: [[1, 2, 3]], kinds: ['smooth'] });
+  });
+
   it('final and best values follow the metric direction and skip NaN', () => {
     const r = run('r', [0, 1, 2, 3], { loss: [3, 1, 2, NaN], accuracy: [0.2, 0.9, 0.5, 0.4], lr: [1, 2, 3, 4] });
     expect(summarizeMetric(r, 'loss')).toEqual({ final: 2, finalStep: 2, best: 1, bestStep: 1 });
@@ -125,7 +147,7 @@ describe('series of several runs', () => {
     // Every column with a value is a series; one never recorded (all NaN) is not.
     expect(Object.keys(r.metrics).sort()).toEqual(['accuracy', 'effectiveRank', 'inter', 'intra', 'loss', 'lr', 'mae', 'reg', 'stepMs']);
     expect(r.config).not.toHaveProperty('volumeIds');
-    expect(r.config).toHaveProperty('lr', 1e-4);
+    expect(r.config).toHaveProperty('lr', DEFAULT_RUN_CONFIG.lr);
     expect(r.markers).toEqual([{ step: 1, label: 'torchrun' }]);
     expect(() => comparedRun({ key: 'x', label: 'no steps', origin: 'file', config: null, volumes: null, history: { columns: { loss: [1] }, length: 1 } })).toThrow(/no steps: .*no step column/);
   });

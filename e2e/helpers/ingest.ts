@@ -21,6 +21,8 @@ export async function openEmpty(page: Page): Promise<void> {
 /** Run an action that starts one ingest batch; resolves when that batch has finished. Returns ms. */
 export async function afterBatch(page: Page, action: () => Promise<void>, timeout = 120_000): Promise<number> {
   const panel = page.getByTestId('dataset');
+  // Batches still running (the bundled samples, label pairing) would be counted as this one.
+  await expect(panel).toHaveAttribute('data-busy', 'false', { timeout });
   const before = Number(await panel.getAttribute('data-batches-done'));
   const t0 = Date.now();
   await action();

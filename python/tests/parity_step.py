@@ -53,7 +53,7 @@ def main(d):
               open(os.path.join(d, 'plan.json'), 'w'))
     labels = plan_labels(plan)
     probe = trainer.probe(tokens, labels, keep, len(plan.volumes))
-    res = trainer.step_on(tokens, labels, keep, len(plan.volumes))
+    res = trainer.step_on(tokens, labels, keep, len(plan.volumes), keep_grads=True)
     f32 = lambda v: np.array([v], np.float32)
     out = [('probe.loss', f32(probe['total'])), ('probe.intra', f32(probe['intra'])), ('probe.inter', f32(probe['inter'])),
            ('probe.reg', f32(probe['reg'])), ('probe.logits', probe['logits'].numpy().reshape(-1)),

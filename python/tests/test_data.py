@@ -53,6 +53,14 @@ class PreprocessTests(unittest.TestCase):
         self.assertEqual(out.shape, (8, 24, 24))
         self.assertGreater(float(out.min()), 0.0)
 
+    def test_resize_is_torch_trilinear_align_corners_false(self):
+        import torch
+        from vocostudio.preprocess.preprocess import resize_trilinear
+        x = np.random.default_rng(1).random((7, 9, 11)).astype(np.float32)  # [z, y, x]
+        got = resize_trilinear(x, (6, 13, 4))  # [x, y, z] sizes
+        ref = torch.nn.functional.interpolate(torch.from_numpy(x)[None, None].double(), size=(4, 13, 6), mode='trilinear', align_corners=False)
+        np.testing.assert_allclose(got, ref[0, 0].numpy(), atol=1e-6)
+
 
 class SourceAndCacheTests(unittest.TestCase):
     def setUp(self):

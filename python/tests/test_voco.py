@@ -149,5 +149,25 @@ class ScheduleAndPlanTests(unittest.TestCase):
         self.assertEqual(len(set(v.volume for v in plan.volumes)), 6)
 
 
+    def test_distributed_sampler_order(self):
+        from torch.utils.data.distributed import DistributedSampler
+        dims = [(40, 40, 20)] * 10
+        s = StudioSampler(5, 2, 8, 2, 2, 10, order='torch', world=2)
+        plans = [s.next(dims, 2)[0] for _ in range(3)]
+        # Epoch 0: rank k's volumes are DistributedSampler(rank=k)'s list, B at a time.
+        ref = []
+        for k in range(2):
+            d = DistributedSampler(range(10), num_replicas=2, rank=k, shuffle=True, seed=5, drop_last=True)
+            d.set_epoch(0)
+            ref.append(list(iter(d)))
+        self.assertEqual([v.volume for v in plans[0].volumes], ref[0][0:2] + ref[1][0:2])
+        self.assertEqual([v.volume for v in plans[1].volumes], ref[0][2:4] + ref[1][2:4])
+        st = s.state()
+        self.assertEqual((st.epoch, st.volumeCursor), (1, 1))  # 5 per rank: 2 steps fill epoch 0, step 3 opens epoch 1
+        nxt = s.next(dims, 2)[0]
+        again = StudioSampler(5, 2, 8, 2, 2, 10, order='torch', world=2, state=st).next(dims, 2)[0]
+        self.assertEqual([c.to_json() for c in batch_crops(again)], [c.to_json() for c in batch_crops(nxt)])
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -55,3 +55,28 @@ def update_run(run: RunFile, trainer, sampler_state, rows, marker=None, cluster=
 
 
 __all__ = ['update_run', 'METRIC_COLUMNS']
+
+
+def new_run(config, name='cluster run', seed=None):
+    """A fresh run file (step 0) for a config, with the studio's seeded initial weights: lets a run start on the
+    cluster without the studio (the studio imports it like any other)."""
+    from .model import PRESETS, VocoModel
+    from .persist.run_file import RunFile
+    from .sampler import DROPOUT_SEED_XOR
+    from .voco.rng import Rng
+    preset = PRESETS[config['preset']]
+    seed = config['seed'] if seed is None else seed
+    model = VocoModel(preset, config['cropSize'], seed=seed)
+    weights = [(n, p.detach().numpy().astype(np.float32)) for n, p in model.named_parameters()]
+    now = int(time.time() * 1000)
+    manifest = {
+        'format': 'voco-studio-run', 'version': 1,
+        'meta': {'id': f'run-py-{now:x}', 'name': name, 'createdAt': now, 'savedAt': now, 'step': 0, 'volumes': [],
+                 'lastLoss': None, 'backend': None, 'origin': 'trained'},
+        'preset': preset.to_json(), 'weightOrder': [n for n, _ in weights],
+        'trainer': {'step': 0, 'rng': Rng(seed).get_state(), 'volumeOrder': [], 'volumeCursor': 0,
+                    'dropoutRng': Rng((seed ^ DROPOUT_SEED_XOR) & 0xFFFFFFFF).get_state(), 'optimizerStep': 0},
+    }
+    config_doc = {'format': 'voco-studio-run-config', 'version': 1, 'config': dict(config)}
+    return RunFile(manifest, config_doc, weights, {'format': 'voco-studio-weights', 'preset': preset.name}, [], {'step': '0'},
+                   list(METRIC_COLUMNS), {c: [] for c in METRIC_COLUMNS})

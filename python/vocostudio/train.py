@@ -27,7 +27,7 @@ from .persist.run_file import RunFile, read_run_file
 from .preprocess.preprocess import PreprocessSettings
 from .run_io import update_run
 from .sampler import SamplerState, StudioSampler
-from .trainer import NonFiniteLossError, trainer_from_run
+from .trainer import NonFiniteLossError, trainer_from_run, unknown_config_fields
 
 
 def parse_args(argv=None):
@@ -42,12 +42,17 @@ def parse_args(argv=None):
     ap.add_argument('--checkpoint-every', type=int, default=0, help='also write a .voco every N steps (0: only at the end)')
     ap.add_argument('--cache', help='preprocessed-volume cache folder (default: OUT/cache)')
     ap.add_argument('--workers', type=int, default=2, help='DataLoader workers per process')
-    ap.add_argument('--mode', choices=['region', 'whole'], default='region', help='preprocessing: pad to the training region, or resample the whole foreground onto it')
+    ap.add_argument('--order', choices=['studio', 'torch'], default='studio',
+                    help="volume order: the studio's (epochs over one seeded shuffle; continues the browser exactly) or torch's "
+                         "DistributedSampler (the authors' way; seed = the run's seed, epoch by epoch)")
+    ap.add_argument('--mode', choices=['region', 'whole'], help="data mode (default: the run's dataMode): a random region of each "
+                    "scan, or the whole scan resized to the region")
     ap.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
     ap.add_argument('--amp', action='store_true', help='mixed precision (fp16 autocast) on CUDA')
     ap.add_argument('--threads', type=int, help='torch CPU threads per process (default: cores / local processes)')
     ap.add_argument('--pt', action='store_true', help='also write the authors\' checkpoint layout {"global_step", "state_dict"} (.pt)')
     ap.add_argument('--name', default='run', help='checkpoint file name prefix')
+    ap.add_argument('--strict-config', action='store_true', help='refuse a run whose configuration has fields this package does not implement')
     return ap.parse_args(argv)
 
 
@@ -81,6 +86,10 @@ def main(argv=None):
         dist.init_process_group(backend)
     try:
         return run(args, rank, world, device, backend)
+    except (ValueError, OSError) as e:
+        # Bad input (a file that is not a run, a scan that cannot be read, a data set too small): say what and where.
+        print(f'vocostudio.train (rank {rank}): {e}', file=sys.stderr, flush=True)
+        return 2
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
@@ -97,8 +106,18 @@ def run(args, rank, world, device, backend):
         overrides['batchVolumes'] = args.batch_volumes
     cfg.update(overrides)
     n, r = cfg['gridN'], cfg['cropSize']
+    unknown = unknown_config_fields(cfg)
+    if unknown:
+        msg = (f'the run\'s configuration has fields this package does not implement: {", ".join(unknown)} '
+               f'(a newer studio made it); ')
+        if args.strict_config:
+            raise ValueError(msg + 'refusing (--strict-config)')
+        log(rank, f'[vocostudio] WARNING: {msg}they are IGNORED on the cluster and recorded in the output\'s meta.cluster')
     scans = read_datalist(args.data, args.data_root) if args.data.endswith('.json') else list_scans(args.data)
-    settings = PreprocessSettings(tuple(cfg['spacing']), tuple(cfg['huWindow']), (n * r, n * r, r), mode=args.mode)
+    mode = args.mode or cfg.get('dataMode') or 'region'
+    if args.mode and args.mode != (cfg.get('dataMode') or 'region'):
+        cfg['dataMode'] = overrides['dataMode'] = args.mode
+    settings = PreprocessSettings(tuple(cfg['spacing']), tuple(cfg['huWindow']), (n * r, n * r, r), mode=mode)
     cache = VolumeCache(args.cache or os.path.join(args.out, 'cache'), settings)
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
@@ -116,8 +135,8 @@ def run(args, rank, world, device, backend):
     tr = src.trainer
     cl = src.manifest.get('cluster')
     studio_count = len(src.config['volumeIds'])
-    if cl and cl.get('dataFingerprint') == fingerprint:
-        state = SamplerState(cl['rng'], cl['volumeOrder'], cl['volumeCursor'], cl['dropoutRng'])
+    if cl and cl.get('dataFingerprint') == fingerprint and (cl.get('epoch') is not None) == (args.order == 'torch'):
+        state = SamplerState(cl['rng'], cl['volumeOrder'], cl['volumeCursor'], cl['dropoutRng'], cl.get('epoch'))
         how = 'the cluster run\'s sampler state'
     elif len(scans) == studio_count:
         state = SamplerState(tr['rng'], tr['volumeOrder'], tr['volumeCursor'], tr['dropoutRng'])
@@ -126,7 +145,10 @@ def run(args, rank, world, device, backend):
         state = SamplerState(tr['rng'], [], 0, tr['dropoutRng'])
         how = f'the studio\'s generators, a fresh epoch over {len(scans)} volumes'
     sampler = StudioSampler(cfg['seed'], n, r, cfg['randomCrops'], cfg['batchVolumes'], len(scans),
-                            augment=cfg.get('augment', True) is not False, fixed_batch=bool(cfg.get('fixedBatch')), state=state)
+                            augment=cfg.get('augment', True) is not False, fixed_batch=bool(cfg.get('fixedBatch')), state=state,
+                            order=args.order, world=world)
+    if args.order == 'torch':
+        how += f"; volume order from torch's DistributedSampler (epoch {sampler.torch_order.epoch})"
     trainer = trainer_from_run(src, device=device, ddp=world > 1, amp=args.amp, config_override=overrides)
     start = trainer.step_index
     log(rank, f'[vocostudio] continuing "{src.meta.get("name", "run")}" at step {start} (schedule {cfg["totalSteps"]} steps, '
@@ -139,12 +161,12 @@ def run(args, rank, world, device, backend):
     marker = None if cl else {'step': start, 'label': label}
     cluster_meta = {'package': f'vocostudio {__version__}', 'torch': torch.__version__, 'worldSize': world, 'backend': backend,
                     'device': device.type, 'amp': bool(args.amp), 'volumes': len(scans), 'data': os.path.abspath(args.data),
-                    'dataFingerprint': fingerprint, 'startedAtStep': start}
+                    'dataFingerprint': fingerprint, 'startedAtStep': start, **({'ignoredConfigFields': unknown} if unknown else {})}
     rows, last_state = [], sampler.state()
     loader = make_loader(paths, dims, sampler, r, trainer.preset.patch, rank, world, args.steps, workers=args.workers)
 
     def save(final):
-        same_volumes = len(scans) == studio_count
+        same_volumes = len(scans) == studio_count and args.order == 'studio'
         studio_state = last_state if same_volumes else SamplerState(last_state.rng, [], 0, last_state.dropoutRng)
         out = update_run(src, trainer, last_state, rows, marker=marker, cluster=cluster_meta, studio_sampler_state=studio_state,
                          backend=f'torch {torch.__version__} {device.type} ×{world}')

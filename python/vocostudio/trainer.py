@@ -17,6 +17,18 @@ from .voco.schedule import learning_rate
 
 DEFAULT_EMA_MOMENTUM = 0.9
 
+# RunConfig fields (src/worker/protocol.ts) this package implements. A run whose config has others was made by a
+# newer studio: train.py says so loudly (and refuses with --strict-config) instead of ignoring them silently.
+KNOWN_CONFIG_FIELDS = {
+    'volumeIds', 'preset', 'gridN', 'cropSize', 'spacing', 'huWindow', 'batchVolumes', 'randomCrops', 'lr', 'warmupSteps',
+    'totalSteps', 'weightDecay', 'gradClip', 'seed', 'backend', 'checkpointEvery', 'augment', 'emaMomentum', 'minLr', 'fixedBatch',
+    'dataMode',
+}
+
+
+def unknown_config_fields(config):
+    return sorted(k for k in config if k not in KNOWN_CONFIG_FIELDS)
+
 
 class NonFiniteLossError(RuntimeError):
     pass
@@ -89,7 +101,7 @@ class Trainer:
             p.grad = None
         return {k: float(out[k]) for k in ('total', 'intra', 'inter', 'reg')} | {'logits': out['logits'].detach(), 'grads': grads}
 
-    def step_on(self, tokens, labels, row_keep, batch, lr=None, world=1):
+    def step_on(self, tokens, labels, row_keep, batch, lr=None, world=1, keep_grads=False):
         """tokens [B·(n²+sw), T, p³] (bases of all volumes, then randoms), labels [B, sw, n²], row_keep [rows].
         Returns a dict of python floats (+ 'logits', 'grads' tensors before the update)."""
         c = self.config
@@ -121,7 +133,8 @@ class Trainer:
             total.backward()
             grads = [p.grad for p in params]
         terms = torch.stack([total.detach(), out['intra'].detach(), out['inter'].detach(), out['reg'].detach()])
-        finite = torch.tensor([1.0 if all(torch.isfinite(g).all() for g in grads) and torch.isfinite(terms).all() else 0.0], device=self.device)
+        gsq = sum(torch.sum(g * g) for g in grads)
+        finite = torch.isfinite(gsq + terms.sum()).to(torch.float32).reshape(1)
         if world > 1:
             dist.all_reduce(terms)
             terms /= world
@@ -138,7 +151,7 @@ class Trainer:
             raise NonFiniteLossError(
                 f'Step {step}: the loss is not finite (loss {values[0]}, intra {values[1]}, inter {values[2]}, reg {values[3]}); '
                 'the update was skipped and the weights are the last good ones. Lower the learning rate or enable gradient clipping.')
-        grad_list = [g.detach().clone() for g in grads]
+        grad_list = [g.detach().clone() for g in grads] if keep_grads else None
         norm = self.optimizer.apply(grads, lr)
         if self.loss_scale is not None:
             self.good_steps += 1

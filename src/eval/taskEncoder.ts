@@ -2,7 +2,6 @@
 // embeddings (cached per crop, so tasks that look at the same crops embed them once per weights set), the VoCo
 // projection heads, and per-token features for segmentation. Lives in the worker (tensors); tests use it on cpu.
 import * as tf from '@tensorflow/tfjs-core';
-import { sampleCrops } from '../kernels/cropSampler';
 import type { VolumeLayout } from '../kernels/packVolumes';
 import type { VocoModel } from '../model';
 import type { CropSpec } from '../voco/cropPlan';
@@ -29,9 +28,9 @@ export class TaskEncoder {
     this.patch = model.preset.patch;
   }
 
-  /** Patch tokens of crops [N, T, p³] (no gradient: the volumes are data). */
-  tokens(crops: CropSpec[]): tf.Tensor3D {
-    return sampleCrops(this.packed, this.layout, crops, this.cropSize, this.patch);
+  /** The encoder's input for crops: patch tokens [N, T, p³] or voxel crops (no gradient: the volumes are data). */
+  tokens(crops: CropSpec[]): tf.Tensor {
+    return this.model.sampleInput(this.packed, this.layout, crops);
   }
 
   /** GAP multi-scale embeddings (count × embedDim, row-major), batched, cached per crop. */
@@ -69,10 +68,7 @@ export class TaskEncoder {
 
   /** The encoder's variables (fine-tuning). */
   encoderVariables(): tf.Variable[] {
-    return this.model
-      .namedWeights()
-      .filter((w) => w.name.startsWith('encoder.'))
-      .map((w) => w.tensor);
+    return this.model.encoderVariables();
   }
 
   /** Forgets cached embeddings (after the weights changed). */

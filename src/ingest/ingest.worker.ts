@@ -1,6 +1,7 @@
 /// <reference lib="webworker" />
 // The ingest worker: reads, inflates, decodes and checks every dropped file off the main thread,
 // and hands each finished Volume back with its voxel buffer transferred (not copied).
+import { makeDisplayCopy } from './displayCopy';
 import { loadUnit } from './loadUnit';
 import { planRoots } from './plan';
 import type { FromIngestWorker, ToIngestWorker } from './types';
@@ -27,19 +28,24 @@ async function runBatch(batchId: string, roots: ToIngestWorker['roots']) {
       batchId,
       units: units.map((u) => ({ unitId: u.unitId, name: u.name, format: u.format, files: u.files.map((f) => f.path) })),
       problems: plan.problems,
-      skipped: plan.skipped,
+      leftOut: plan.leftOut,
     });
     for (const unit of units) {
       let last = 0;
       try {
-        const { results, problems } = await loadUnit(unit, (fraction, stage) => {
+        const { results, problems, leftOut } = await loadUnit(unit, (fraction, stage) => {
           // Throttle: a progress message per ~2% is plenty for a progress bar.
           if (fraction - last < 0.02 && fraction < 1) return;
           last = fraction;
           post({ type: 'progress', batchId, unitId: unit.unitId, fraction, stage });
         });
-        const transfer = results.map((r) => r.volume.data.buffer as ArrayBuffer);
-        post({ type: 'loaded', batchId, unitId: unit.unitId, results, problems }, transfer);
+        // Over the display budget: a block-averaged copy for the viewer, made here and not on the main thread.
+        for (const r of results) {
+          const copy = makeDisplayCopy(r.volume, undefined, (f) => post({ type: 'progress', batchId, unitId: unit.unitId, fraction: 0.95 + 0.05 * f, stage: 'display copy' }));
+          if (copy) r.volume.display = copy; // the viewer says so; not a problem of the scan
+        }
+        const transfer = results.flatMap((r) => [r.volume.data.buffer as ArrayBuffer, ...(r.volume.display ? [r.volume.display.data.buffer as ArrayBuffer] : [])]);
+        post({ type: 'loaded', batchId, unitId: unit.unitId, results, problems, leftOut }, transfer);
       } catch (err) {
         post({ type: 'failed', batchId, unitId: unit.unitId, message: (err as Error).message || String(err) });
       }

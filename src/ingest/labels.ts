@@ -14,9 +14,12 @@ export function isNamedLabelMap(name: string, facts: Pick<VolumeFacts, 'integerV
   return LABEL_NAME.test(name) && looksLikeIds(facts);
 }
 
-/** Integer values ≥ 0 with few distinct values: could be a label map if a scan shares its grid. */
+/**
+ * Integer values ≥ 0 with few distinct values: could be a label map if a scan shares its grid.
+ * A constant or empty volume (one value) is never a label map: it holds no structure.
+ */
 export function looksLikeIds(facts: Pick<VolumeFacts, 'integerValued' | 'min' | 'distinctValues'>): boolean {
-  return facts.integerValued && facts.min >= 0 && facts.distinctValues <= LABEL_MAX_DISTINCT;
+  return facts.integerValued && facts.min >= 0 && facts.distinctValues >= 2 && facts.distinctValues <= LABEL_MAX_DISTINCT;
 }
 
 /**
@@ -68,7 +71,7 @@ export function labelsOnScanGrid(labelData: VoxelArray, labelDims: readonly numb
   const n = scanDims[0] * scanDims[1] * scanDims[2];
   const out: LabelArray = maxId <= 255 ? new Uint8Array(n) : maxId <= 65535 ? new Uint16Array(n) : new Int32Array(n);
   if (isIdentity(g)) {
-    for (let i = 0; i < n; i++) out[i] = labelData[i];
+    out.set(labelData as ArrayLike<number>); // ids are 0..maxId: they fit the chosen type
     return out;
   }
   // Label linear index = Σ over scan axes of that axis' contribution: precomputed per axis and position.
@@ -89,24 +92,55 @@ export function labelsOnScanGrid(labelData: VoxelArray, labelDims: readonly numb
 }
 
 /**
- * Put a new label map onto a scan that may already have one. A binary mask (0/1) becomes the next
- * free id; a multi-id map keeps its ids and is written over the existing map where it is non-zero.
+ * Put a new label map onto a scan that may already have one, keeping each file's ids apart: a binary mask
+ * (0/1) becomes the next free id; a multi-id map keeps its ids when none of them is taken (masks exported
+ * with their own label values, as dcmqi writes them), else its ids are shifted past the existing ones (its id k
+ * becomes firstId + k - 1). Where the maps overlap, the incoming map's ids win (see labelOverlap: the caller
+ * decides whether the overlap is small enough to merge).
  */
-export function mergeLabels(existing: LabelArray | undefined, incoming: LabelArray): { labels: LabelArray; assignedId: number | null } {
-  if (!existing) return { labels: incoming, assignedId: null };
+export function mergeLabels(
+  existing: LabelArray | undefined,
+  incoming: LabelArray,
+): { labels: LabelArray; assignedId: number | null; firstId: number; lastId: number; shifted: boolean } {
   let inMax = 0, exMax = 0;
   for (let i = 0; i < incoming.length; i++) if (incoming[i] > inMax) inMax = incoming[i];
-  for (let i = 0; i < existing.length; i++) if (existing[i] > exMax) exMax = existing[i];
+  if (!existing) return { labels: incoming, assignedId: null, firstId: 1, lastId: inMax, shifted: false };
+  const taken = new Set<number>();
+  for (let i = 0; i < existing.length; i++) if (existing[i] !== 0) taken.add(existing[i]);
+  for (const v of taken) if (v > exMax) exMax = v;
   const binary = inMax <= 1;
   const newId = binary ? exMax + 1 : null;
-  const top = Math.max(exMax, newId ?? inMax);
+  let shifted = false;
+  if (!binary) for (let i = 0; i < incoming.length && !shifted; i++) if (incoming[i] !== 0 && taken.has(incoming[i])) shifted = true;
+  const offset = shifted ? exMax : 0;
+  const top = binary ? newId! : Math.max(exMax, offset + inMax);
   const out: LabelArray = top <= 255 ? new Uint8Array(existing.length) : top <= 65535 ? new Uint16Array(existing.length) : new Int32Array(existing.length);
   for (let i = 0; i < out.length; i++) {
     const v = incoming[i];
-    out[i] = v > 0 ? (binary ? newId! : v) : existing[i];
+    out[i] = v > 0 ? (binary ? newId! : offset + v) : existing[i];
   }
-  return { labels: out, assignedId: newId };
+  return { labels: out, assignedId: newId, firstId: offset + 1, lastId: offset + inMax, shifted };
 }
+
+/** Voxels labelled in both maps, and how many each map labels. */
+export function labelOverlap(existing: LabelArray, incoming: LabelArray): { both: number; incoming: number; existing: number } {
+  let both = 0, inc = 0, ex = 0;
+  for (let i = 0; i < incoming.length; i++) {
+    if (existing[i] !== 0) ex++;
+    if (incoming[i] !== 0) {
+      inc++;
+      if (existing[i] !== 0) both++;
+    }
+  }
+  return { both, incoming: inc, existing: ex };
+}
+
+/**
+ * Overlap above this share of the smaller map's labelled voxels means the maps describe the same structure
+ * differently (a vessel mask and its lumen map): they are kept apart and the user picks one. Below it the maps
+ * touch at their borders (neighbouring organs drawn by hand) and are merged, with the overlap reported.
+ */
+export const OVERLAP_KEEP_APART = 0.05;
 
 export function countIds(labels: LabelArray): number {
   const seen = new Set<number>();

@@ -130,3 +130,22 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   }
   return all;
 }
+
+/**
+ * The voxel size as the file states it, checked before any reader "repairs" it (NiiVue turns a pixdim of 0
+ * into 1 mm, which would silently train on a wrong geometry). A zero or invalid pixdim is an error unless an
+ * sform gives the voxel axes; then the sform is used, with a warning.
+ */
+export function niftiVoxelSizeCheck(bytes: ArrayBuffer): { error?: string; warning?: string } {
+  const hdr = readHeader(bytes);
+  if (!hdr) return {};
+  const axes = ['i', 'j', 'k'];
+  const bad = [1, 2, 3].filter((i) => !(Math.abs(hdr.pixDims[i]) > 0) || !Number.isFinite(hdr.pixDims[i]));
+  if (bad.length === 0) return {};
+  const what = bad.map((i) => `${axes[i - 1]} (pixdim[${i}] = ${hdr.pixDims[i]})`).join(', ');
+  const a = hdr.affine;
+  const sformSizes = [0, 1, 2].map((c) => Math.hypot(a[0][c], a[1][c], a[2][c]));
+  if (hdr.sform_code > 0 && sformSizes.every((v) => v > 0 && Number.isFinite(v)))
+    return { warning: `the header gives voxel size 0 mm along ${what}; using the sform's voxel size ${sformSizes.map((v) => +v.toFixed(3)).join(' × ')} mm` };
+  return { error: `voxel size 0 mm along ${what}, and no sform to take it from: the scan's geometry is unknown` };
+}

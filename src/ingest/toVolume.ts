@@ -4,7 +4,7 @@ import { NVImage } from '@niivue/niivue';
 import type { Volume, VoxelArray } from '../volume/volume';
 import { IngestError } from './readBytes';
 import { sizeProblem } from './limits';
-import { ctCheck, intensityStats, orientationCode } from './volumeFacts';
+import { contentHash, ctCheck, intensityStats, orientationCode } from './volumeFacts';
 import type { IngestFormat, LoadedVolume } from './types';
 
 /** NVImage.new with its defaults spelled out (its type declaration lists every parameter). */
@@ -45,10 +45,13 @@ export function volumeFromNVImage(img: NVImage, src: VolumeSource): LoadedVolume
   const tooBig = sizeProblem(dims, (img.img as unknown as VoxelArray).BYTES_PER_ELEMENT);
   if (tooBig) throw new IngestError(tooBig);
 
-  const spacing = [1, 2, 3].map((i) => Math.abs(hdr.pixDims[i])) as [number, number, number];
-  if (spacing.some((s) => !(s > 0) || !Number.isFinite(s))) throw new IngestError(`invalid voxel spacing ${spacing.join(' × ')} mm`);
-
+  let spacing = [1, 2, 3].map((i) => Math.abs(hdr.pixDims[i])) as [number, number, number];
   let affine = hdr.affine.map((row) => row.map(Number));
+  const validSpacing = (sp: number[]) => sp.every((v) => v > 0 && Number.isFinite(v));
+  // A NIfTI with pixdim 0 and a valid sform was accepted (with a warning) by the header check: the sform decides.
+  if (!validSpacing(spacing) && affineUsable(affine)) spacing = [0, 1, 2].map((c) => Math.hypot(affine[0][c], affine[1][c], affine[2][c])) as [number, number, number];
+  if (!validSpacing(spacing)) throw new IngestError(`invalid voxel spacing ${spacing.join(' × ')} mm`);
+
   if (!affineUsable(affine)) {
     warnings.push('no usable orientation in the header: assuming RAS with the voxel spacing');
     affine = [
@@ -68,8 +71,25 @@ export function volumeFromNVImage(img: NVImage, src: VolumeSource): LoadedVolume
   const data = compact(raw.subarray(0, nvox) as VoxelArray, slope, inter);
 
   const stats = intensityStats(data);
+  const bad = stats.nanCount + stats.infCount;
+  if (bad === nvox) throw new IngestError(stats.infCount === 0 ? 'every voxel is NaN: the volume holds no values' : 'every voxel is NaN or infinite: the volume holds no values');
+  let exclude: string | undefined;
+  if (bad > 0) {
+    const parts = [stats.nanCount ? `${stats.nanCount} NaN` : '', stats.infCount ? `${stats.infCount} infinite` : ''].filter(Boolean).join(' and ');
+    warnings.push(`holds ${parts} voxels (of ${nvox}); preprocessing would treat them as 0`);
+    exclude = 'holds NaN or infinite voxels';
+  }
+  const constant = stats.min === stats.max;
   const ct = ctCheck(stats, src.modality);
-  if (!ct.huLike) warnings.push(`not HU-like: ${ct.note}`);
+  if (constant) {
+    // Never a label map (no ids) and nothing to learn from.
+    const what = stats.min === 0 ? 'every voxel is 0 (an empty volume)' : `every voxel is ${stats.min} (a constant volume)`;
+    warnings.push(`${what}: not a scan, not a label map`);
+    exclude = what;
+  } else if (!ct.huLike) {
+    warnings.push(`not HU-like: ${ct.note}`);
+    exclude ??= `not HU-like (${ct.note})`;
+  }
   const volume: Volume = { id: src.id, name: src.name, dims, spacing, affine, data, sourceFiles: src.sourceFiles };
   return {
     volume,
@@ -83,6 +103,10 @@ export function volumeFromNVImage(img: NVImage, src: VolumeSource): LoadedVolume
       ct,
       modality: src.modality,
       warnings,
+      nanCount: stats.nanCount,
+      infCount: stats.infCount,
+      exclude,
+      contentHash: contentHash(dims, affine, data),
     },
   };
 }

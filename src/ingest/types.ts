@@ -20,6 +20,12 @@ export interface IngestRoot {
 
 export type IngestFormat = 'nifti' | 'nrrd' | 'mha' | 'mhd' | 'dicom';
 
+/** A file that was dropped but gives no row: left out on purpose, with the reason shown to the user. */
+export interface LeftOut {
+  path: string;
+  reason: string;
+}
+
 /** What the worker found out about a loaded volume besides its voxels. */
 export interface VolumeFacts {
   format: IngestFormat;
@@ -38,6 +44,13 @@ export interface VolumeFacts {
   modality?: string;
   /** Non-fatal problems (4-D reduced to its first frame, non-HU values…). */
   warnings: string[];
+  /** Voxels that are NaN or ±Infinity (kept as they are; preprocessing treats them as 0). */
+  nanCount: number;
+  infCount: number;
+  /** Why this volume should not be ticked for training by default (constant, non-HU, uneven slices…); absent when it may. */
+  exclude?: string;
+  /** Hash of grid and voxels: the same scan dropped twice is recognised. */
+  contentHash: string;
 }
 
 export interface LoadedVolume {
@@ -65,10 +78,10 @@ export type FromIngestWorker =
       units: IngestUnit[];
       /** Problems found while sorting the files (not an image, empty folder…). */
       problems: { name: string; files: string[]; message: string }[];
-      /** Documentation files inside dropped folders that were left out on purpose (LICENSE, README, .json…). */
-      skipped: string[];
+      /** Files inside dropped folders that were left out, with the reason (documents, non-image or cut-short DICOM…). */
+      leftOut: LeftOut[];
     }
   | { type: 'progress'; batchId: string; unitId: string; fraction: number; stage: string }
-  | { type: 'loaded'; batchId: string; unitId: string; results: LoadedVolume[]; problems: string[] }
+  | { type: 'loaded'; batchId: string; unitId: string; results: LoadedVolume[]; problems: string[]; leftOut: LeftOut[] }
   | { type: 'failed'; batchId: string; unitId: string; message: string }
   | { type: 'done'; batchId: string };

@@ -25,33 +25,58 @@ export function orientationCode(affine: number[][]): string {
 }
 
 export interface IntensityStats {
+  /** Range of the finite values (0..0 when there are none). */
   min: number;
   max: number;
   integerValued: boolean;
-  /** Distinct values counted up to LABEL_MAX_DISTINCT + 1 (then counting stops). */
+  /** Distinct finite values counted up to LABEL_MAX_DISTINCT + 1 (then counting stops). */
   distinctValues: number;
+  nanCount: number;
+  infCount: number;
 }
 
 export function intensityStats(data: VoxelArray): IntensityStats {
-  let min = Infinity, max = -Infinity, integerValued = true;
-  const isIntArray = !(data instanceof Float32Array || data instanceof Float64Array);
+  let min = Infinity, max = -Infinity, integerValued = true, nanCount = 0, infCount = 0;
+  const isFloat = data instanceof Float32Array || data instanceof Float64Array;
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
+    if (isFloat && !Number.isFinite(v)) {
+      if (v !== v) nanCount++;
+      else infCount++;
+      continue;
+    }
     if (v < min) min = v;
     if (v > max) max = v;
-    if (!isIntArray && integerValued && v !== Math.round(v)) integerValued = false;
+    if (isFloat && integerValued && v !== Math.round(v)) integerValued = false;
   }
   if (!Number.isFinite(min)) { min = 0; max = 0; }
   // Distinct values only matter for label-map detection: stop as soon as there are too many.
   let distinctValues = 0;
   if (integerValued) {
     const seen = new Set<number>();
-    for (let i = 0; i < data.length && seen.size <= LABEL_MAX_DISTINCT; i++) seen.add(data[i]);
+    for (let i = 0; i < data.length && seen.size <= LABEL_MAX_DISTINCT; i++) if (Number.isFinite(data[i])) seen.add(data[i]);
     distinctValues = seen.size;
   } else {
     distinctValues = LABEL_MAX_DISTINCT + 1;
   }
-  return { min, max, integerValued, distinctValues };
+  return { min, max, integerValued, distinctValues, nanCount, infCount };
+}
+
+/** A 64-bit (two 32-bit FNV-1a lanes) hash of the grid, the affine and the voxel bytes. */
+export function contentHash(dims: readonly number[], affine: number[][], data: VoxelArray): string {
+  const words = new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.byteLength / 4));
+  let h1 = 0x811c9dc5, h2 = 0x01000193 ^ data.length;
+  const mix = (w: number) => {
+    h1 = Math.imul(h1 ^ w, 0x01000193);
+    h2 = Math.imul(h2 ^ w, 0x5bd1e995) ^ (h2 >>> 15);
+  };
+  for (const d of dims) mix(d);
+  for (const row of affine) for (const v of row) mix(Math.round(v * 1000));
+  mix(data.BYTES_PER_ELEMENT);
+  for (let i = 0; i < words.length; i++) mix(words[i]);
+  const tail = new Uint8Array(data.buffer, data.byteOffset + words.length * 4, data.byteLength - words.length * 4);
+  for (let i = 0; i < tail.length; i++) mix(tail[i]);
+  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
 }
 
 /**

@@ -1,7 +1,8 @@
 // Matmul FLOPs of a training step (2·m·n·k per matmul), for the benchmark's achieved GFLOP/s.
 // Left out: elementwise work (norms, softmax, GELU, losses, optimiser), O(elements) rather than O(m·n·k), and
 // the thin matmuls that stand in for reductions (layers/reductions.ts, the token pooling), < 1% of the total.
-import { embedDim, validatePreset, type EncoderPreset } from './presets';
+import { embedDim, isSwinPreset, swinConfigOf, validatePreset, type EncoderPreset } from './presets';
+import { swinForwardFlops } from './swin/flops';
 
 export interface ForwardFlops {
   /** Patch embedding of one crop: [T, p³]·[p³, dim]. */
@@ -14,6 +15,13 @@ export interface ForwardFlops {
 
 export function forwardFlops(preset: EncoderPreset, cropSize: number): ForwardFlops {
   validatePreset(preset, cropSize);
+  const h = preset.headHidden;
+  const head = 2 * embedDim(preset) * h + 2 * h * h + 2 * h * preset.headOut;
+  if (isSwinPreset(preset)) {
+    // The Swin backbone's convolutions, windows and merges all count as "blocks".
+    const f = swinForwardFlops(swinConfigOf(preset), cropSize);
+    return { patchEmbed: f.patchEmbed, blocks: f.backbone, head };
+  }
   const { patch, dim, depth } = preset;
   const t = (cropSize / patch) ** 3;
   const hidden = Math.round(preset.mlpRatio * dim);
@@ -25,11 +33,10 @@ export function forwardFlops(preset: EncoderPreset, cropSize: number): ForwardFl
     mm(t, dim, dim) + // proj
     mm(t, dim, hidden) +
     mm(t, hidden, dim);
-  const h = preset.headHidden;
   return {
     patchEmbed: mm(t, patch ** 3, dim),
     blocks: depth * perBlock,
-    head: mm(1, embedDim(preset), h) + mm(1, h, h) + mm(1, h, preset.headOut),
+    head,
   };
 }
 

@@ -1,10 +1,22 @@
 // Encoder presets: a 3-D ViT over patch tokens, scaled from the paper's SwinUNETR B/L/H down to what a
-// browser can train. Every matrix in a step is ≥ 64 wide in every dimension for the non-test presets
+// browser can train, and the authors' own backbone (family 'swin', src/model/swin/) at their feature sizes. Every matrix in a step is ≥ 64 wide in every dimension for the non-test presets
 // (dim ≥ 128, head width 64, T = (r/p)³ = 64 tokens at r=32, p=8), so the step is matmul-bound.
+// Plain data (no tensors): the store and the UI import it.
+import { SWIN_MLP_RATIO, swinEmbedDim, validateSwinConfig, type SwinConfig } from './swin/config';
+import { swinParamCount } from './swin/stateDict';
 
 export interface EncoderPreset {
   name: string;
   label: string;
+  /**
+   * 'vit' (default): the studio's ViT-3D below. 'swin': the authors' VoCo backbone (MONAI SwinViT v2 + five UNETR
+   * encoder blocks, src/model/swin/) at `featureSize`; its input is voxel crops, not patch tokens, and the fields
+   * below describe it only loosely: patch 32 is its crop granularity (r must be a multiple of 32, and per-token
+   * features are 32³-voxel blocks), dim = feature size, depth = its 8 Swin blocks.
+   */
+  family?: 'vit' | 'swin';
+  /** swin only: MONAI's feature_size (48 = VoCo-B, 96 = L, 192 = H). */
+  featureSize?: number;
   /** Patch edge in voxels: tokens are p×p×p cubes, so the patch embedding is a [p³ → dim] matmul. */
   patch: number;
   /** Token width. */
@@ -90,6 +102,39 @@ export const PRESETS: Record<string, EncoderPreset> = {
   },
 };
 
+/** The authors' backbone as a preset (see EncoderPreset.family). */
+function swinPreset(name: string, label: string, featureSize: number, head: number): EncoderPreset {
+  return {
+    name,
+    label,
+    family: 'swin',
+    featureSize,
+    patch: 32,
+    dim: featureSize,
+    depth: 8,
+    heads: 3,
+    mlpRatio: SWIN_MLP_RATIO,
+    stageEnds: [0, 2, 4, 6, 8],
+    headHidden: head,
+    headOut: head,
+  };
+}
+
+PRESETS['swin-tiny'] = swinPreset('swin-tiny', 'swin-tiny — tests (VoCo Swin, feature size 12, r ≥ 64)', 12, 128);
+PRESETS['VoCo-B'] = swinPreset('VoCo-B', "VoCo-B — the authors' backbone (SwinViT v2 fs 48, 53 M; a real GPU, r ≥ 64)", 48, 1024);
+PRESETS['VoCo-L'] = swinPreset('VoCo-L', "VoCo-L — the authors' backbone (fs 96, 212 M; a large GPU)", 96, 1024);
+PRESETS['VoCo-H'] = swinPreset('VoCo-H', "VoCo-H — the authors' backbone (fs 192, 847 M; beyond a browser)", 192, 1024);
+
+export function isSwinPreset(preset: Pick<EncoderPreset, 'family'>): boolean {
+  return preset.family === 'swin';
+}
+
+/** The SwinConfig of a 'swin' preset (MONAI ≤ 1.4 patch merging, as the released weights). */
+export function swinConfigOf(preset: EncoderPreset): SwinConfig {
+  if (!isSwinPreset(preset) || !preset.featureSize) throw new Error(`Preset '${preset.name}' is not a Swin preset`);
+  return { featureSize: preset.featureSize, headHidden: preset.headHidden, headOut: preset.headOut, downsample: 'merging' };
+}
+
 /**
  * The studio's default. One step at B=2, sw=2, n=3, r=32 (22 crops): 11.7 GFLOP of matmuls, every matrix
  * ≥ 64 in every dimension; forward + backward measured ≈ 0.8 s of CPU time on tfjs-wasm with the fast
@@ -99,6 +144,7 @@ export const DEFAULT_PRESET = 'B';
 
 /** Width of the multi-scale embedding (input of the projection heads). */
 export function embedDim(preset: EncoderPreset): number {
+  if (isSwinPreset(preset)) return swinEmbedDim(swinConfigOf(preset));
   return preset.stageEnds.length * preset.dim;
 }
 
@@ -112,6 +158,14 @@ export function validatePreset(preset: EncoderPreset, cropSize?: number): void {
   const fail = (why: string) => {
     throw new Error(`Encoder preset '${preset.name}': ${why}`);
   };
+  if (isSwinPreset(preset)) {
+    try {
+      validateSwinConfig(swinConfigOf(preset), cropSize);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    return;
+  }
   const posInt = (v: number, what: string) => {
     if (!Number.isInteger(v) || v < 1) fail(`${what} must be a positive integer, got ${v}`);
   };
@@ -145,6 +199,7 @@ export function validatePreset(preset: EncoderPreset, cropSize?: number): void {
  */
 export function paramCount(preset: EncoderPreset, cropSize: number): { encoder: number; head: number; total: number } {
   validatePreset(preset, cropSize);
+  if (isSwinPreset(preset)) return swinParamCount(swinConfigOf(preset));
   const { patch, dim, depth, headHidden: h, headOut: out } = preset;
   const hidden = Math.round(preset.mlpRatio * dim);
   const linear = (i: number, o: number) => i * o + o;

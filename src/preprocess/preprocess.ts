@@ -3,6 +3,7 @@
 // Every step keeps a voxel→world affine, so the result overlays the source scan exactly.
 
 import type { PreprocessedVolume, Volume, VoxelArray } from '../volume/volume';
+import { rasAxisMapping, roundHalfEven, type RasAxisMapping } from '../volume/rasGrid';
 import { voxelCount } from '../volume/volume';
 import {
   invertAffine,
@@ -19,6 +20,7 @@ import type { PreprocessSettings } from './settings';
 
 export { invertAffine, multiplyAffines, spacingFromAffine, subgridAffine, voxelToWorld, worldToVoxel };
 export type { Mat4, Vec3 };
+export { rasAxisMapping, type RasAxisMapping };
 
 export type LabelArray = NonNullable<Volume['labels']>;
 
@@ -43,45 +45,6 @@ function allocLike<T extends VoxelArray>(like: T, length: number): T {
 }
 
 // ─────────────────────────────────────────────── orientation
-
-/** For each RAS output axis w: the source voxel axis that runs along it, and whether it runs backwards (L, P or I). */
-export interface RasAxisMapping {
-  fromAxis: Vec3;
-  flip: [boolean, boolean, boolean];
-}
-
-/**
- * Which voxel axis is closest to each world axis (like nibabel's io_orientation for near-axis-aligned scans).
- * Greedy on the largest direction cosine so an oblique scan still gets a one-to-one assignment.
- */
-export function rasAxisMapping(affine: Mat4): RasAxisMapping {
-  const norms = spacingFromAffine(affine);
-  if (norms.some((n) => !(n > 0))) throw new Error(`affine has a zero-length voxel axis (column norms ${norms.join(', ')})`);
-  const fromAxis: Vec3 = [-1, -1, -1];
-  const flip: [boolean, boolean, boolean] = [false, false, false];
-  const usedVoxel = [false, false, false];
-  for (let round = 0; round < 3; round++) {
-    let best = -1;
-    let bw = -1;
-    let bi = -1;
-    for (let w = 0; w < 3; w++) {
-      if (fromAxis[w] >= 0) continue;
-      for (let i = 0; i < 3; i++) {
-        if (usedVoxel[i]) continue;
-        const c = Math.abs(affine[w][i]) / norms[i];
-        if (c > best) {
-          best = c;
-          bw = w;
-          bi = i;
-        }
-      }
-    }
-    fromAxis[bw] = bi;
-    flip[bw] = affine[bw][bi] < 0;
-    usedVoxel[bi] = true;
-  }
-  return { fromAxis, flip };
-}
 
 /** Permute and flip voxel axes: output axis w reads source axis mapping.fromAxis[w], reversed where flip[w]. */
 export function permuteFlip<T extends VoxelArray>(data: T, dims: Vec3, mapping: RasAxisMapping): { data: T; dims: Vec3 } {
@@ -175,16 +138,6 @@ export interface ResampleGrid {
 
 export interface ResampleResult<T> extends ResampleGrid {
   data: T;
-}
-
-/**
- * numpy's round: halves go to the even neighbour. "Half" within 1e-6, so that a grid coordinate computed from
- * either end of an axis (start + j·step vs. its mirror image) breaks the tie the same way.
- */
-function roundHalfEven(v: number): number {
-  const f = Math.floor(v);
-  if (Math.abs(v - f - 0.5) < 1e-6) return f % 2 === 0 ? f : f + 1;
-  return Math.round(v);
 }
 
 /**

@@ -46,6 +46,8 @@ export const train = (handle: number, req: TrainBenchRequest) => call(handle, { 
 export const crop = (handle: number) => call(handle, { cmd: 'crop' });
 /** Interleaved A/B of kernel switches on one trainer (see abSteps in workers/bench.worker.ts). */
 export const ab = (handle: number, req: Record<string, unknown>) => call(handle, { cmd: 'ab', req });
+/** GB/s of y = −x over `floats` values (the roofline's memory ceiling). */
+export const bandwidth = (handle: number, floats = 4 * 2 ** 20, budgetMs = 600) => call(handle, { cmd: 'bandwidth', floats, budgetMs });
 export const switches = (handle: number, s: Record<string, unknown>) => call(handle, { cmd: 'switches', switches: s });
 export const phases = (handle: number, preset: string, cropSize = 32, crops = 22, reps = 3) =>
   call(handle, { cmd: 'phases', preset, cropSize, crops, reps });
@@ -63,10 +65,11 @@ export async function volumes(handle: number, count: number): Promise<{ source: 
   return { source: sample ? 'sample CT' : 'synthetic', dims: base.dims };
 }
 
-/** The model presets (in src/model/presets.ts order) and the studio's default one. */
-export async function presetNames(): Promise<{ names: string[]; defaultPreset: string }> {
-  const { PRESETS, DEFAULT_PRESET } = await import('../model/presets');
-  return { names: Object.keys(PRESETS), defaultPreset: DEFAULT_PRESET };
+/** The ViT model presets (in src/model/presets.ts order), the Swin ones (they need r ≥ 64) and the default one. */
+export async function presetNames(): Promise<{ names: string[]; swinNames: string[]; defaultPreset: string }> {
+  const { PRESETS, DEFAULT_PRESET, isSwinPreset } = await import('../model/presets');
+  const all = Object.keys(PRESETS);
+  return { names: all.filter((n) => !isSwinPreset(PRESETS[n])), swinNames: all.filter((n) => isSwinPreset(PRESETS[n])), defaultPreset: DEFAULT_PRESET };
 }
 
 export function close(handle: number): void {

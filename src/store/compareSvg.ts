@@ -2,7 +2,7 @@
 // form): a title, a legend (one entry per run), then one chart per metric with the raw curve faint under its
 // debiased EMA, axes with round ticks, and dashed vertical markers where a run moved. Pure string building:
 // unit-tested under Node (test/compare-svg.test.ts).
-import { alignMetric, debiasedEma, formatNumber, metricInfo, type ComparedRun } from './runCompare';
+import { chartColumns, formatNumber, metricInfo, type ComparedRun } from './runCompare';
 
 export interface SvgOptions {
   title: string;
@@ -86,24 +86,29 @@ export function comparisonSvg(runs: Pick<ComparedRun, 'label' | 'steps' | 'metri
     const plotBottom = plotTop + chartH;
     const plotRight = width - right;
     const info = metricInfo(metric);
-    const smooth = o.smoothing > 0 ? (v: Float64Array) => debiasedEma(v, o.smoothing) : undefined;
-    const raw = alignMetric(runs, metric);
-    const sm = smooth ? alignMetric(runs, metric, smooth) : raw;
-    const ty = (v: number | null): number | null => (v === null || !Number.isFinite(v) ? null : o.log ? (v > 0 ? Math.log10(v) : null) : v);
+    const smooth = o.smoothing > 0;
+    // The same columns as the live charts (drawable values only; long histories summarised per bucket).
+    const cols = chartColumns(runs, metric, o.smoothing, o.log);
+    const per = smooth ? 2 : 1;
+    const rawOf = (i: number) => cols.columns[per * i];
+    const smOf = (i: number) => cols.columns[per * i + per - 1];
+    const ty = (v: number | null): number | null => (v === null ? null : o.log ? Math.log10(v) : v);
     // y range over the raw values (they span the smoothed ones).
     let lo = Infinity;
     let hi = -Infinity;
-    for (const ys of raw.ys) for (const v of ys) {
-      const t = ty(v);
-      if (t === null) continue;
-      lo = Math.min(lo, t);
-      hi = Math.max(hi, t);
-    }
+    runs.forEach((_, i) => {
+      for (const v of rawOf(i)) {
+        const t = ty(v);
+        if (t === null) continue;
+        lo = Math.min(lo, t);
+        hi = Math.max(hi, t);
+      }
+    });
     if (!o.log && info.range) {
       lo = Math.min(lo, info.range[0]);
       hi = Math.max(hi, info.range[1]);
     }
-    const xs = raw.x;
+    const xs = cols.x;
     const x0 = xs.length ? xs[0] : 0;
     const x1 = xs.length ? xs[xs.length - 1] : 1;
     parts.push(`<g class="chart" data-metric="${escapeXml(metric)}">`);
@@ -142,8 +147,8 @@ export function comparisonSvg(runs: Pick<ComparedRun, 'label' | 'steps' | 'metri
       // Steps without a drawable value are spanned, as the live charts do: the step axis is the union of every
       // run's steps, and sparse series (NaN between the steps they are measured at) stay lines.
       const own = (ys: (number | null)[]) => pts(ys).filter((p) => p !== null);
-      if (smooth) parts.push(`<path class="raw" data-run="${i}" d="${pathData(own(raw.ys[i]))}" fill="none" stroke="${c}" stroke-opacity="0.28" stroke-width="1"/>`);
-      const line = own(sm.ys[i]);
+      if (smooth) parts.push(`<path class="raw" data-run="${i}" d="${pathData(own(rawOf(i)))}" fill="none" stroke="${c}" stroke-opacity="0.28" stroke-width="1"/>`);
+      const line = own(smOf(i));
       parts.push(`<path class="smooth" data-run="${i}" d="${pathData(line)}" fill="none" stroke="${c}" stroke-width="1.8"/>`);
       // A series with one value (e.g. measured once) is a dot, not an invisible zero-length path.
       if (line.length === 1) parts.push(`<circle class="dot" data-run="${i}" cx="${line[0]![0].toFixed(1)}" cy="${line[0]![1].toFixed(1)}" r="2.5" fill="${c}"/>`);

@@ -3,7 +3,8 @@
 // Plain data and setters; loading is orchestrated in src/ui/dataset/ingestActions.ts.
 import { create } from 'zustand';
 import type { PreprocessedVolume, Volume } from '../volume/volume';
-import { DEFAULT_PREPROCESS, type PreprocessPresetName, type PreprocessSettings } from '../preprocess/settings';
+import type { LeftOut } from '../ingest/types';
+import type { PreprocessSettings } from '../preprocess/settings';
 
 export type RowStatus = 'loading' | 'ok' | 'warning' | 'error';
 
@@ -21,6 +22,17 @@ export interface RowInfo {
   modality?: string;
   /** Typed-array kind the voxels are stored in ('Int16Array'…). */
   dtype: string;
+  /** Hash of grid and voxels (duplicates share it). */
+  hash?: string;
+}
+
+export type LabelArray = NonNullable<Volume['labels']>;
+
+/** One label map (or several merged ones that do not overlap) a scan can use. */
+export interface LabelSet {
+  sources: string[];
+  labels: LabelArray;
+  ids: number;
 }
 
 export interface DatasetRow {
@@ -41,6 +53,11 @@ export interface DatasetRow {
   labels?: { sources: string[]; ids: number };
   /** Loaded but looks like a label map: held back until its batch ends and it finds its scan. */
   pendingLabel?: boolean;
+  /** Why the run setup does not tick this volume by default (duplicate, not HU, constant, a label map…). */
+  exclude?: string;
+  /** Label maps that overlap each other: kept apart, the user picks which one the scan uses. */
+  labelSets?: LabelSet[];
+  activeLabelSet?: number;
 }
 
 export type PreprocessState =
@@ -52,15 +69,14 @@ export interface DatasetState {
   rows: DatasetRow[];
   volumes: Record<string, Volume>;
   selectedId: string | null;
-  /** Files left out of dropped folders on purpose (LICENSE, README, sidecars), newest batch last. */
-  skipped: string[];
+  /** Dropped files that gave no row (documents, non-image or cut-short DICOM…), each with its reason; newest last. */
+  leftOut: LeftOut[];
   /** Ingest batches started and finished (a drop or pick is one batch): tests and the UI wait on these. */
   batchesStarted: number;
   batchesDone: number;
 
-  preprocessPreset: PreprocessPresetName | 'custom';
-  preprocessSettings: PreprocessSettings;
-  /** Preprocessed volumes by source volume id, tagged with the settings they were made with. */
+  /** Preprocessed volumes by source volume id, tagged with the settings they were made with
+   *  (the settings themselves are the run draft's: preprocessSettingsOf in store/runConfig.ts). */
   preprocessed: Record<string, { key: string; volume: PreprocessedVolume }>;
   preprocessStatus: Record<string, PreprocessState>;
   /** The viewer shows the preprocessed volume of the selection ("as the model sees it"). */
@@ -73,12 +89,13 @@ export interface DatasetState {
   removeRow: (rowId: string) => void;
   addVolume: (v: Volume) => void;
   setVolumeLabels: (volumeId: string, labels: Volume['labels']) => void;
-  addSkipped: (paths: string[]) => void;
+  addLeftOut: (entries: LeftOut[]) => void;
+  /** Make one of a row's overlapping label maps the one its scan uses. */
+  chooseLabelSet: (rowId: string, index: number) => void;
   select: (volumeId: string | null) => void;
   batchStarted: () => void;
   batchDone: () => void;
 
-  setPreprocessSettings: (s: PreprocessSettings, preset: PreprocessPresetName | 'custom') => void;
   setPreprocessStatus: (volumeId: string, s: PreprocessState) => void;
   setPreprocessed: (volumeId: string, key: string, pv: PreprocessedVolume) => void;
   setShowPreprocessed: (on: boolean) => void;
@@ -93,11 +110,9 @@ export const useDatasetStore = create<DatasetState>()((set) => ({
   rows: [],
   volumes: {},
   selectedId: null,
-  skipped: [],
+  leftOut: [],
   batchesStarted: 0,
   batchesDone: 0,
-  preprocessPreset: 'studio',
-  preprocessSettings: DEFAULT_PREPROCESS,
   preprocessed: {},
   preprocessStatus: {},
   showPreprocessed: false,
@@ -144,12 +159,24 @@ export const useDatasetStore = create<DatasetState>()((set) => ({
       delete preprocessed[volumeId]; // made without these labels
       return { volumes: { ...s.volumes, [volumeId]: { ...v, labels } }, preprocessed };
     }),
-  addSkipped: (paths) => set((s) => ({ skipped: [...s.skipped, ...paths] })),
+  addLeftOut: (entries) => set((s) => ({ leftOut: [...s.leftOut, ...entries] })),
+  chooseLabelSet: (rowId, index) =>
+    set((s) => {
+      const row = s.rows.find((r) => r.rowId === rowId);
+      const chosen = row?.labelSets?.[index];
+      if (!row?.volumeId || !chosen || !s.volumes[row.volumeId]) return {};
+      const preprocessed = { ...s.preprocessed };
+      delete preprocessed[row.volumeId];
+      return {
+        volumes: { ...s.volumes, [row.volumeId]: { ...s.volumes[row.volumeId], labels: chosen.labels } },
+        preprocessed,
+        rows: s.rows.map((r) => (r.rowId === rowId ? { ...r, activeLabelSet: index, labels: { sources: chosen.sources, ids: chosen.ids } } : r)),
+      };
+    }),
   select: (volumeId) => set({ selectedId: volumeId }),
   batchStarted: () => set((s) => ({ batchesStarted: s.batchesStarted + 1 })),
   batchDone: () => set((s) => ({ batchesDone: s.batchesDone + 1 })),
 
-  setPreprocessSettings: (preprocessSettings, preprocessPreset) => set({ preprocessSettings, preprocessPreset }),
   setPreprocessStatus: (volumeId, st) => set((s) => ({ preprocessStatus: { ...s.preprocessStatus, [volumeId]: st } })),
   setPreprocessed: (volumeId, key, volume) => set((s) => ({ preprocessed: { ...s.preprocessed, [volumeId]: { key, volume } } })),
   setShowPreprocessed: (showPreprocessed) => set({ showPreprocessed }),

@@ -56,6 +56,11 @@ export interface MapResultInfo {
   scanDims: [number, number, number];
   scanAffine: number[][];
   maps: ComputedMap[];
+  /**
+   * When the scan has a label map: how well each map picks out the clicked structure (src/eval/mapAuc.ts) — AUC of
+   * structure vs the rest of the body per map (same order as `maps`) and for the raw-intensity baseline; or why not.
+   */
+  auc?: { ok: true; structure: number; perMap: number[]; intensity: number; positives: number } | { ok: false; reason: string };
 }
 
 export interface MapDisplay {

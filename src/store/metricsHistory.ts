@@ -4,11 +4,31 @@
 // run of any length keeps a bounded, still-complete-looking curve while recent steps stay dense.
 import type { StepMetrics } from '../worker/protocol';
 
-export const METRIC_COLUMNS = ['step', 'loss', 'intra', 'inter', 'reg', 'lr', 'stepMs', 'accuracy', 'mae'] as const;
+/** Columns every step has (older run files hold exactly these). */
+export const CORE_METRIC_COLUMNS = ['step', 'loss', 'intra', 'inter', 'reg', 'lr', 'stepMs', 'accuracy', 'mae'] as const;
+/**
+ * Training-health series (StepMetrics.health, src/voco/health.ts): NaN on steps without a health record, and when
+ * a file written before they existed is loaded. gradNorm is every step's (pre-clip) gradient norm.
+ */
+export const HEALTH_METRIC_COLUMNS = [
+  'gradNorm',
+  'clippedShare',
+  'studentStdMean',
+  'studentStdMin',
+  'teacherStdMean',
+  'teacherStdMin',
+  'studentRank',
+  'teacherRank',
+  'agreement',
+  'calSlope',
+  'calCorrelation',
+] as const;
+export const METRIC_COLUMNS = [...CORE_METRIC_COLUMNS, ...HEALTH_METRIC_COLUMNS] as const;
 export type MetricColumn = (typeof METRIC_COLUMNS)[number];
+const OPTIONAL = new Set<string>(HEALTH_METRIC_COLUMNS);
 
-/** One row of the history: the scalar metrics of a step plus the heatmap summary computed from it. */
-export type MetricRow = Record<MetricColumn, number>;
+/** One row of the history: the scalar metrics of a step plus the heatmap summary computed from it; health optional (NaN). */
+export type MetricRow = Record<(typeof CORE_METRIC_COLUMNS)[number], number> & Partial<Record<(typeof HEALTH_METRIC_COLUMNS)[number], number>>;
 
 /** Plain, structured-clone-able form (for IndexedDB and run files). */
 export interface MetricsSnapshot {
@@ -53,7 +73,7 @@ export class MetricsHistory {
       if (this.len >= this.maxPoints) this.thin();
       else this.grow();
     }
-    for (const name of METRIC_COLUMNS) this.cols[name][this.len] = row[name];
+    for (const name of METRIC_COLUMNS) this.cols[name][this.len] = row[name] ?? NaN;
     this.len++;
     this.version++;
   }
@@ -92,11 +112,16 @@ export class MetricsHistory {
     const n = snap.length;
     for (const name of METRIC_COLUMNS) {
       const col = snap.columns[name];
+      if (!col && OPTIONAL.has(name)) continue; // a run saved before the health series existed
       if (!col || col.length < n) throw new Error(`metrics snapshot: column "${name}" is missing or shorter than ${n}`);
     }
     this.cols = allocate(Math.max(INITIAL_CAPACITY, Math.min(this.maxPoints, nextPow2(n))));
     if (n > this.cols.step.length) this.cols = allocate(n);
-    for (const name of METRIC_COLUMNS) this.cols[name].set(snap.columns[name].subarray(0, n));
+    for (const name of METRIC_COLUMNS) {
+      const col = snap.columns[name];
+      if (col) this.cols[name].set(col.subarray(0, n));
+      else this.cols[name].fill(NaN, 0, n);
+    }
     this.len = n;
     while (this.len > this.maxPoints) this.thin();
     this.version++;
@@ -168,7 +193,24 @@ export function argmax(values: ArrayLike<number>): number {
 
 export function metricRow(m: StepMetrics): MetricRow {
   const { accuracy, mae } = positionSummary(m.labels, m.predictions);
-  return { step: m.step, loss: m.loss, intra: m.intra, inter: m.inter, reg: m.reg, lr: m.lr, stepMs: m.stepMs, accuracy, mae };
+  const row: MetricRow = { step: m.step, loss: m.loss, intra: m.intra, inter: m.inter, reg: m.reg, lr: m.lr, stepMs: m.stepMs, accuracy, mae };
+  if (m.gradNorm !== undefined) row.gradNorm = m.gradNorm;
+  const h = m.health;
+  if (h) {
+    Object.assign(row, {
+      clippedShare: h.clippedShare,
+      studentStdMean: h.studentStd.mean,
+      studentStdMin: h.studentStd.min,
+      teacherStdMean: h.teacherStd.mean,
+      teacherStdMin: h.teacherStd.min,
+      studentRank: h.studentRank,
+      teacherRank: h.teacherRank,
+      agreement: h.agreement,
+      calSlope: h.calibration.slope,
+      calCorrelation: h.calibration.correlation,
+    });
+  }
+  return row;
 }
 
 /** Exponential moving average, debiased like TensorBoard's smoothing so the first points are not pulled to 0. */
@@ -202,7 +244,7 @@ export function metricsFromCsv(csv: string, source = 'metrics.csv'): MetricsSnap
   const index = {} as Record<MetricColumn, number>;
   for (const name of METRIC_COLUMNS) {
     const at = header.indexOf(name);
-    if (at < 0) throw new Error(`${source}: column "${name}" is missing (header: ${lines[0]})`);
+    if (at < 0 && !OPTIONAL.has(name)) throw new Error(`${source}: column "${name}" is missing (header: ${lines[0]})`);
     index[name] = at;
   }
   const n = lines.length - 1;
@@ -212,6 +254,10 @@ export function metricsFromCsv(csv: string, source = 'metrics.csv'): MetricsSnap
     const cells = lines[i + 1].split(',');
     if (cells.length !== header.length) throw new Error(`${source}: row ${i + 2} has ${cells.length} cells, expected ${header.length}`);
     for (const name of METRIC_COLUMNS) {
+      if (index[name] < 0) {
+        columns[name][i] = NaN; // a health column absent from an older file
+        continue;
+      }
       const text = cells[index[name]];
       const v = Number(text);
       if (text === '' || (Number.isNaN(v) && text !== 'NaN')) throw new Error(`${source}: row ${i + 2}, ${name} = "${text}" is not a number`);

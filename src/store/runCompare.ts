@@ -96,16 +96,16 @@ export function debiasedEma(values: ArrayLike<number>, beta: number): Float64Arr
   if (!(beta >= 0 && beta < 1)) throw new Error(`debiasedEma: β must be in [0, 1), got ${beta}`);
   const out = new Float64Array(values.length);
   let m = 0;
-  let t = 0;
+  let bt = 1; // β^t, kept as a running product (t = finite values seen)
   for (let i = 0; i < values.length; i++) {
     const x = values[i];
     if (!Number.isFinite(x)) {
       out[i] = x;
       continue;
     }
-    t++;
+    bt *= beta;
     m = beta * m + (1 - beta) * x;
-    out[i] = m / (1 - beta ** t);
+    out[i] = m / (1 - bt);
   }
   return out;
 }
@@ -113,10 +113,54 @@ export function debiasedEma(values: ArrayLike<number>, beta: number): Float64Arr
 // ---- aligning runs on one step axis ------------------------------------------------------------------------------
 
 export interface AlignedSeries {
-  /** Sorted union of the runs' steps that carry a value of the metric. */
+  /** Sorted union of the steps of the runs that have the metric. */
   x: number[];
-  /** Per run: its value at each x, or null where it has none (uPlot draws a gap or spans it). */
+  /** Per run: its value at each x, or null where it has no point (uPlot draws a gap or spans it). */
   ys: (number | null)[][];
+}
+
+/** A run's points of one metric, ordered by step (later duplicates of a step win), steps finite. */
+function orderedPoints(steps: Float64Array, values: Float64Array): { s: Float64Array; v: Float64Array } {
+  let sorted = true;
+  for (let i = 1; i < steps.length && sorted; i++) if (!(steps[i] > steps[i - 1])) sorted = false;
+  let finite = true;
+  for (let i = 0; i < steps.length && finite; i++) if (!Number.isFinite(steps[i])) finite = false;
+  if (sorted && finite) return { s: steps, v: values };
+  const byStep = new Map<number, number>();
+  for (let i = 0; i < steps.length; i++) if (Number.isFinite(steps[i])) byStep.set(steps[i], values[i]);
+  const s = Float64Array.from([...byStep.keys()].sort((p, q) => p - q));
+  return { s, v: Float64Array.from(s, (k) => byStep.get(k)!) };
+}
+
+/** Sorted union of sorted (strictly increasing) step arrays, and for each array the index of each step in the union. */
+function unionOf(lists: Float64Array[]): { x: Float64Array; where: Int32Array[] } {
+  // Pairwise merges of sorted lists: linear, no sort of the concatenation.
+  let x = lists.length ? lists[0] : new Float64Array(0);
+  for (let k = 1; k < lists.length; k++) {
+    const a = x;
+    const b = lists[k];
+    const out = new Float64Array(a.length + b.length);
+    let i = 0;
+    let j = 0;
+    let n = 0;
+    while (i < a.length || j < b.length) {
+      const v = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i] : b[j];
+      if (i < a.length && a[i] === v) i++;
+      if (j < b.length && b[j] === v) j++;
+      out[n++] = v;
+    }
+    x = out.subarray(0, n);
+  }
+  const where = lists.map((l) => {
+    const w = new Int32Array(l.length);
+    let j = 0;
+    for (let i = 0; i < l.length; i++) {
+      while (x[j] < l[i]) j++;
+      w[i] = j;
+    }
+    return w;
+  });
+  return { x, where };
 }
 
 /**
@@ -124,40 +168,95 @@ export interface AlignedSeries {
  * own series first, so smoothing never mixes runs. Points whose step is not finite are dropped.
  */
 export function alignMetric(runs: Pick<ComparedRun, 'steps' | 'metrics'>[], metric: string, transform?: (v: Float64Array) => Float64Array): AlignedSeries {
-  const perRun = runs.map((r) => {
+  const pts = runs.map((r) => {
     const col = r.metrics[metric];
-    const values = col ? (transform ? transform(col) : col) : null;
-    const map = new Map<number, number>();
-    if (values) for (let i = 0; i < r.steps.length; i++) if (Number.isFinite(r.steps[i])) map.set(r.steps[i], values[i]);
-    return map;
+    if (!col) return null;
+    const p = orderedPoints(r.steps, col);
+    return { s: p.s, v: transform ? transform(p.v) : p.v };
   });
-  const xs = new Set<number>();
-  for (const m of perRun) for (const k of m.keys()) xs.add(k);
-  const x = [...xs].sort((a, b) => a - b);
-  const ys = perRun.map((m) => x.map((s) => (m.has(s) ? m.get(s)! : null)));
-  return { x, ys };
+  const present = pts.filter((p): p is { s: Float64Array; v: Float64Array } => !!p);
+  const { x, where } = unionOf(present.map((p) => p.s));
+  let k = 0;
+  const ys = pts.map((p) => {
+    const out: (number | null)[] = new Array(x.length).fill(null);
+    if (!p) return out;
+    const w = where[k++];
+    for (let i = 0; i < w.length; i++) out[w[i]] = p.v[i];
+    return out;
+  });
+  return { x: Array.from(x), ys };
 }
+
+/** Above this many distinct steps a chart is drawn from per-bucket summaries (it has fewer pixels than points). */
+export const CHART_MAX_STEPS = 4000;
 
 /**
  * The columns one comparison chart draws, in uPlot's aligned form: x, then per run its raw curve (only when
  * smoothing, drawn faint) and its debiased EMA (β > 0) or raw curve (β = 0). null wherever a run has no drawable
- * value: no point at that step, NaN, or ≤ 0 on a log axis.
+ * value: no point at that step, NaN, or ≤ 0 on a log axis. The EMA runs on every point of a run; when the union
+ * of steps exceeds `maxSteps`, the x axis is cut into maxSteps/2 buckets of equal point count, each drawn at its
+ * first and last step: the raw curve as the bucket's minimum then maximum (spikes stay visible), the smoothed
+ * curve as its first and last value.
  */
-export function chartColumns(runs: Pick<ComparedRun, 'steps' | 'metrics'>[], metric: string, beta: number, log: boolean): { x: number[]; columns: (number | null)[][]; kinds: ('raw' | 'smooth')[] } {
-  const raw = alignMetric(runs, metric);
-  const sm = beta > 0 ? alignMetric(runs, metric, (v) => debiasedEma(v, beta)) : null;
-  const drawable = (ys: (number | null)[]) => ys.map((y) => (y !== null && Number.isFinite(y) && (!log || y > 0) ? y : null));
-  const columns: (number | null)[][] = [];
+export function chartColumns(
+  runs: Pick<ComparedRun, 'steps' | 'metrics'>[],
+  metric: string,
+  beta: number,
+  log: boolean,
+  maxSteps = CHART_MAX_STEPS,
+): { x: number[]; columns: (number | null)[][]; kinds: ('raw' | 'smooth')[] } {
+  const ok = (y: number) => Number.isFinite(y) && (!log || y > 0);
+  const pts = runs.map((r) => {
+    const col = r.metrics[metric];
+    if (!col) return null;
+    const p = orderedPoints(r.steps, col);
+    return { s: p.s, raw: p.v, sm: beta > 0 ? debiasedEma(p.v, beta) : p.v };
+  });
+  const present = pts.filter((p): p is NonNullable<typeof p> => !!p);
+  const { x: ux, where } = unionOf(present.map((p) => p.s));
+  const U = ux.length;
   const kinds: ('raw' | 'smooth')[] = [];
-  runs.forEach((_, i) => {
-    if (sm) {
-      columns.push(drawable(raw.ys[i]));
+  const columns: (number | null)[][] = [];
+  const buckets = U > maxSteps ? Math.max(1, Math.floor(maxSteps / 2)) : 0;
+  // Bucket b holds the union indices w with floor(w·buckets/U) = b: from ceil(b·U/buckets) to ceil((b+1)·U/buckets) − 1.
+  const x = buckets ? Array.from({ length: 2 * buckets }, (_, j) => ux[j % 2 === 0 ? Math.ceil(((j >> 1) * U) / buckets) : Math.ceil((((j >> 1) + 1) * U) / buckets) - 1]) : Array.from(ux);
+  let k = 0;
+  for (const p of pts) {
+    const w = p ? where[k++] : null;
+    const rawCol: (number | null)[] = new Array(x.length).fill(null);
+    const smCol: (number | null)[] = new Array(x.length).fill(null);
+    if (p && w) {
+      if (!buckets) {
+        for (let i = 0; i < w.length; i++) {
+          if (ok(p.raw[i])) rawCol[w[i]] = p.raw[i];
+          if (ok(p.sm[i])) smCol[w[i]] = p.sm[i];
+        }
+      } else {
+        for (let i = 0; i < w.length; i++) {
+          const b = Math.min(buckets - 1, Math.floor((w[i] * buckets) / U));
+          const lo = 2 * b;
+          const hi = lo + 1;
+          const r = p.raw[i];
+          if (ok(r)) {
+            if (rawCol[lo] === null || r < rawCol[lo]!) rawCol[lo] = r;
+            if (rawCol[hi] === null || r > rawCol[hi]!) rawCol[hi] = r;
+          }
+          const e = p.sm[i];
+          if (ok(e)) {
+            if (smCol[lo] === null) smCol[lo] = e;
+            smCol[hi] = e;
+          }
+        }
+      }
+    }
+    if (beta > 0) {
+      columns.push(rawCol);
       kinds.push('raw');
     }
-    columns.push(drawable((sm ?? raw).ys[i]));
+    columns.push(beta > 0 ? smCol : rawCol);
     kinds.push('smooth');
-  });
-  return { x: raw.x, columns, kinds };
+  }
+  return { x, columns, kinds };
 }
 
 // ---- final / best values -------------------------------------------------------------------------------------

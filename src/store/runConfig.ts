@@ -1,7 +1,10 @@
 // The run configuration: defaults, JSON (de)serialisation and the checks that refuse an invalid run
 // before anything starts. Pure functions (no React, no tensors), so they are unit-tested under Node.
 import type { BackendChoice, RunConfig } from '../worker/protocol';
-import { DEFAULT_PRESET } from '../model/presets';
+import { SWIN_MIN_CROP } from '../model/swin/config';
+import { swinActivationBytes } from '../model/swin/memory';
+import { resampledRasDims } from '../volume/rasGrid';
+import type { PreprocessSettings } from '../preprocess/settings';
 
 /** The parts of an encoder preset (src/model/presets.ts) that validation and the memory estimate need. */
 export interface PresetShape {
@@ -13,6 +16,9 @@ export interface PresetShape {
   mlpRatio: number;
   headHidden: number;
   headOut: number;
+  /** 'swin': the authors' backbone (src/model/swin/), which takes voxel crops and needs r ≥ 64. */
+  family?: 'vit' | 'swin';
+  featureSize?: number;
   /** Embedding taps (src/model/presets.ts); the embedding is stageEnds.length × dim wide. Default 5. */
   stageEnds?: readonly number[];
 }
@@ -38,30 +44,46 @@ export interface ConfigIssue {
 
 export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
 
-/** Studio defaults: 3 mm isotropic, n = 3, r = 32 → a 96×96×32 region (the reference field of view). */
+/**
+ * Studio defaults: the recipe of docs/recipe.md (found by scripts/recipe-experiment.ts): preset S, 3 mm isotropic,
+ * n = 3, r = 16 → a 48×48×16 region (a quarter of the reference's field of view per axis in x-y), which makes a
+ * step about 4× cheaper than B at r = 32 so that a run of a few hundred steps fits in minutes on a 2-core CPU.
+ */
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   volumeIds: [],
-  preset: DEFAULT_PRESET,
+  preset: 'S',
   gridN: 3,
-  cropSize: 32,
+  cropSize: 16,
   spacing: [3, 3, 3],
   huWindow: [-175, 250],
   batchVolumes: 2,
   randomCrops: 2,
-  lr: 1e-4,
+  lr: 3e-4,
   warmupSteps: 10,
-  totalSteps: 200,
+  totalSteps: 300,
   weightDecay: 0.01, // the reference's AdamW default
-  gradClip: 1,
+  gradClip: 0, // the reference never clips (its clip_grad_norm_ sits in the non-AMP branch only)
   seed: 42,
   backend: 'auto',
   checkpointEvery: 25,
+  dataMode: 'region',
 };
+
+export const DATA_MODE_CHOICES: NonNullable<RunConfig['dataMode']>[] = ['region', 'whole'];
 
 /** The training region of one volume in voxels: n·r × n·r × r (the base-crop grid spans x and y). */
 export function regionSize(config: Pick<RunConfig, 'gridN' | 'cropSize'>): [number, number, number] {
   const side = config.gridN * config.cropSize;
   return [side, side, config.cropSize];
+}
+
+/**
+ * The preprocessing settings of a run: its spacing and HU window, padded to at least its training region.
+ * The one source of truth: the Preprocess panel edits these fields of the run draft, and the "as the model
+ * sees it" view, the run and the benchmark all preprocess with what this returns.
+ */
+export function preprocessSettingsOf(config: Pick<RunConfig, 'spacing' | 'huWindow' | 'gridN' | 'cropSize'>): PreprocessSettings {
+  return { spacing: [...config.spacing] as [number, number, number], huWindow: [...config.huWindow] as [number, number], minSize: regionSize(config) };
 }
 
 /** Crops per step: B volumes × (n² base crops + sw random crops). */
@@ -78,25 +100,8 @@ export function resampledDims(
   return [0, 1, 2].map((a) => Math.max(1, Math.round((dims[a] * spacing[a]) / target[a]))) as [number, number, number];
 }
 
-/**
- * resampledDims on the RAS axes the preprocessing reorients to: world axis w takes the voxel axis whose
- * affine column points most along w (as the preprocessing's RAS mapping does).
- */
-export function resampledRasDims(dims: readonly number[], affine: number[][], target: readonly number[]): [number, number, number] {
-  const out: [number, number, number] = [1, 1, 1];
-  const used = new Set<number>();
-  for (let w = 0; w < 3; w++) {
-    let best = -1;
-    for (let a = 0; a < 3; a++) {
-      if (used.has(a)) continue;
-      if (best < 0 || Math.abs(affine[w][a]) > Math.abs(affine[w][best])) best = a;
-    }
-    used.add(best);
-    const size = Math.hypot(affine[0][best], affine[1][best], affine[2][best]);
-    out[w] = Math.max(1, Math.round((dims[best] * size) / target[w]));
-  }
-  return out;
-}
+/** The size the preprocessing resamples a scan to (RAS order): the same axis mapping as src/preprocess. */
+export { resampledRasDims };
 
 export interface StepMemoryEstimate {
   /**
@@ -125,15 +130,16 @@ export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
 
 /**
  * Coefficients measured with tf.profile's peakBytes on the wasm backend (tiny, S, B, L, H at r = 16 and 32, 22 and 26
- * crops; least squares, within ±10 % for every preset but tiny, which it over-estimates by 30 %), in float32 values:
+ * crops; least squares, within ±10 % for every preset but tiny at r = 16, which it over-estimates by 30 %), in float32 values:
  * - per trainable parameter during the step: its gradient and the squared gradient of the norm (2.33);
  * - per crop, block and token·channel: everything tfjs keeps for backprop (115.5: each elementwise op of the block
  *   keeps its output until the backward pass has used it, and the backward pass makes as many again);
- * - per crop, block, head and token²: the attention scores and their softmax chain (12, from the op count);
+ * - per crop, block, head and token²: the attention scores and their softmax chain (7.5, from tiny at r = 32, where
+ *   T = 512 and the scores dominate: 1018 MiB measured in Chromium);
  * - per crop voxel: crop tokens, patch embedding and its gradient (15.5); plus 0.6 M values of fixed scratch.
  * The wasm heap ends about 1.2× the peak (allocator fragmentation, XNNPACK's packed operands).
  */
-const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 12, perVoxel: 15.5, fixed: 6e5, heapSlack: 1.2 };
+const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 7.5, perVoxel: 15.5, fixed: 6e5, heapSlack: 1.2 };
 
 /**
  * Memory of one step of the VoCo ViT encoder at this configuration: every crop is patch-embedded into T = (r/p)³
@@ -143,6 +149,17 @@ const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 12, perVoxel: 15
  */
 export function estimateStepMemory(preset: PresetShape, config: RunConfig, params: number, volumeVoxels = 0): StepMemoryEstimate {
   const n = cropsPerStep(config);
+  if (preset.family === 'swin' && preset.featureSize) {
+    // The authors' backbone: activations from its own per-stage count (model/swin/memory.ts, not fitted like MEM).
+    const cfg = { featureSize: preset.featureSize, headHidden: preset.headHidden, headOut: preset.headOut, downsample: 'merging' as const };
+    const a = swinActivationBytes(cfg, config.cropSize, n);
+    const h = preset.headHidden;
+    const teacherHead = 24 * preset.featureSize * h + h + h * h + h + h * preset.headOut + preset.headOut;
+    const parameterBytes = (4 * params + teacherHead + volumeVoxels) * F32;
+    const activationBytes = Math.round(MEM.perParam * params) * F32 + a.bytes;
+    const totalBytes = parameterBytes + activationBytes;
+    return { totalBytes, parameterBytes, activationBytes, wasmHeapBytes: Math.round(totalBytes * MEM.heapSlack), largestBuffer: a.largest };
+  }
   const g = config.cropSize / preset.patch;
   const tokens = g * g * g;
   const voxels = config.cropSize ** 3;
@@ -217,6 +234,12 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   if (!isInt(config.cropSize) || config.cropSize < 1) bad('cropSize', `crop size r = ${config.cropSize}: must be a positive integer`);
   if (!preset) {
     bad('preset', `unknown model preset "${config.preset}"`);
+  } else if (preset.family === 'swin' && isInt(config.cropSize) && (config.cropSize < SWIN_MIN_CROP || config.cropSize % 32 !== 0)) {
+    bad(
+      'cropSize',
+      `crop size r = ${config.cropSize}: preset ${preset.name} (the authors' Swin backbone) needs r ≥ ${SWIN_MIN_CROP} and a multiple of 32 — ` +
+        `its four 2× merges after the 2× patch embedding leave r/32 voxels per side (at r = 32 a single voxel, where instance norm is undefined)`,
+    );
   } else if (isInt(config.cropSize) && config.cropSize % preset.patch !== 0) {
     bad('cropSize', `crop size r = ${config.cropSize} is not a multiple of preset ${preset.name}'s patch size ${preset.patch}`);
   }
@@ -228,19 +251,11 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   }
   if (!isInt(config.randomCrops) || config.randomCrops < 1) bad('randomCrops', `random crops per volume sw = ${config.randomCrops}: must be an integer ≥ 1`);
 
-  // Region against each volume.
-  if (isInt(config.gridN) && isInt(config.cropSize) && config.gridN >= 2 && config.cropSize >= 1) {
-    const region = regionSize(config);
-    for (const v of chosen) {
-      const over = [0, 1, 2].filter((a) => region[a] > v.dims[a]);
-      if (over.length) {
-        bad(
-          'cropSize',
-          `region n·r × n·r × r = ${region.join('×')} voxels is larger than volume "${v.name}" (${v.dims.join('×')} voxels at the target spacing) along ${over.map((a) => 'xyz'[a]).join(', ')}`,
-        );
-      }
-    }
-  }
+  const mode = config.dataMode ?? 'region';
+  if (!DATA_MODE_CHOICES.includes(mode)) bad('dataMode', `data mode "${String(mode)}": choose ${DATA_MODE_CHOICES.join(' or ')}`);
+
+  // No check of the region against each volume: preprocessing pads a scan smaller than n·r × n·r × r
+  // (SpatialPadd, as the reference does), so a small scan is padded, never refused; whole-volume mode resizes it.
 
   // Preprocessing.
   if (!(config.spacing?.length === 3 && config.spacing.every(isFinitePositive))) bad('spacing', `target spacing ${JSON.stringify(config.spacing)}: needs three positive sizes in mm`);
@@ -337,6 +352,7 @@ export function runConfigFromObject(doc: unknown, source = 'config'): RunConfig 
   if (!numTuple('spacing', 3)) problems.push('spacing ([x, y, z] mm)');
   if (!numTuple('huWindow', 2)) problems.push('huWindow ([low, high])');
   if (typeof c.backend !== 'string' || !BACKEND_CHOICES.includes(c.backend as BackendChoice)) problems.push(`backend (${BACKEND_CHOICES.join('|')})`);
+  if (c.dataMode !== undefined && !DATA_MODE_CHOICES.includes(c.dataMode as 'region')) problems.push(`dataMode (${DATA_MODE_CHOICES.join('|')})`);
   if (problems.length) throw new Error(`${source} is not a valid VoCo run configuration; missing or wrong: ${problems.join(', ')}`);
   // Fields added to RunConfig later pass through untouched; the known ones are copied and checked above.
   const out: RunConfig = {
@@ -357,6 +373,8 @@ export function runConfigFromObject(doc: unknown, source = 'config'): RunConfig 
     seed: c.seed as number,
     backend: c.backend as BackendChoice,
     checkpointEvery: c.checkpointEvery as number,
+    // Files written before the field existed trained on random regions.
+    dataMode: (c.dataMode as RunConfig['dataMode']) ?? 'region',
   };
   return out;
 }

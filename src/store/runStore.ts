@@ -2,7 +2,7 @@
 // MetricsHistory beside it (mutated in place, announced through `historyVersion`), so a step costs one row
 // write and at most one React/plot update per animation frame, however fast the worker sends steps.
 import { create } from 'zustand';
-import type { BackendInfo, RunConfig, StepMetrics, TrainingState } from '../worker/protocol';
+import type { BackendInfo, RunConfig, StepHealth, StepMetrics, TrainingState } from '../worker/protocol';
 import { MetricsHistory, metricRow, type MetricsSnapshot } from './metricsHistory';
 import { DEFAULT_RUN_CONFIG } from './runConfig';
 import type { RunMeta } from '../persist/savedRun';
@@ -39,6 +39,8 @@ export interface RunStoreState {
   step: number;
   /** The newest step's full detail (heatmaps, crop boxes). */
   latest: StepMetrics | null;
+  /** The newest training-health record (StepMetrics.health rides on every few steps) and its step. */
+  health: { step: number; health: StepHealth } | null;
   /** Bumps when the history changed (at most once per frame). */
   historyVersion: number;
   /** Smoothed step rate from message arrival times. */
@@ -73,6 +75,7 @@ export const initialRunState: RunStoreState = {
   paramCount: null,
   step: 0,
   latest: null,
+  health: null,
   historyVersion: 0,
   stepsPerSecond: null,
   errors: [],
@@ -101,6 +104,7 @@ export const useRunStore = create<RunStoreState>()(() => ({ ...initialRunState }
 const RATE_WINDOW = 20;
 let arrivals: number[] = [];
 let pendingLatest: StepMetrics | null = null;
+let pendingHealth: RunStoreState['health'] = null;
 let flushScheduled = false;
 
 const schedule: (cb: () => void) => void =
@@ -110,6 +114,7 @@ const schedule: (cb: () => void) => void =
 export function ingestStep(m: StepMetrics, now = performance.now()): void {
   runHistory.push(metricRow(m));
   pendingLatest = m;
+  if (m.health) pendingHealth = { step: m.step, health: m.health };
   arrivals.push(now);
   if (arrivals.length > RATE_WINDOW) arrivals = arrivals.slice(-RATE_WINDOW);
   if (!flushScheduled) {
@@ -124,8 +129,11 @@ export function flushSteps(): void {
   const latest = pendingLatest;
   if (!latest) return;
   pendingLatest = null;
+  const health = pendingHealth;
+  pendingHealth = null;
   useRunStore.setState((s) => ({
     latest,
+    ...(health ? { health } : {}),
     step: latest.step + 1,
     historyVersion: s.historyVersion + 1,
     stepsPerSecond: stepRate(arrivals),

@@ -10,3 +10,5 @@ export type { ScheduleConfig } from './schedule';
 export { AdamW } from './adamw';
 export type { AdamWOptions, AdamWResult, AdamWState } from './adamw';
 export { emaUpdate } from './ema';
+export { resizeTrilinear, trainingVolume, DATA_MODES } from './wholeVolume';
+export type { DataMode } from './wholeVolume';

@@ -20,6 +20,19 @@ export interface Volume {
   sourceFiles: string[];
   /** Optional label map on the same grid (integer ids). */
   labels?: Uint8Array | Uint16Array | Int32Array;
+  /** A smaller copy for the viewer when the volume is over the display budget (training uses `data`). */
+  display?: DisplayCopy;
+}
+
+/** A block-averaged copy of a big volume for display: voxel (i, j, k) is the mean of block `factor`·(i, j, k). */
+export interface DisplayCopy {
+  dims: [number, number, number];
+  spacing: [number, number, number];
+  /** voxel → world of the copy's grid (the centres of the blocks). */
+  affine: number[][];
+  data: VoxelArray;
+  /** Source voxels per copy voxel along each axis. */
+  factor: number;
 }
 
 export function voxelCount(dims: readonly number[]): number {

@@ -29,6 +29,13 @@ export interface RunConfig {
   backend: BackendChoice;
   /** Autosave a checkpoint every N steps; 0 disables. */
   checkpointEvery: number;
+  /**
+   * Where a training region comes from: 'region' cuts a random n·r × n·r × r window out of each volume (the
+   * reference's abdomen/BTCV mode); 'whole' resizes the whole preprocessed volume to that size (the reference's mode
+   * for whole-body and head-neck sets), so the base-crop grid spans the scan. Absent: 'region' (runs saved before
+   * the field existed).
+   */
+  dataMode?: 'region' | 'whole';
   /** Crop augmentation (flips, quarter turns, intensity shift with the reference probabilities). Default true. */
   augment?: boolean;
   /** Teacher-head EMA momentum (teacher = m·teacher + (1−m)·student, applied before each teacher forward). Default 0.9. */
@@ -65,9 +72,46 @@ export interface StepMetrics {
   labels: number[][][];
   predictions: number[][][];
   /** Crop boxes of this step, per volume (bases then randoms), plus the region origin. */
-  regions: { volumeId: string; origin: [number, number, number]; crops: CropBox[] }[];
+  regions: {
+    volumeId: string;
+    origin: [number, number, number];
+    crops: CropBox[];
+    /**
+     * Whole-volume mode: volume voxels per training voxel along x, y, z (origins and sizes above are on the resized
+     * copy; multiply by this to place them on the volume). Absent: 1 (region mode).
+     */
+    scale?: [number, number, number];
+  }[];
   /** Global L2 norm of the gradients of this step (before clipping). */
   gradNorm?: number;
+  /** Training health (src/voco/health.ts), on every Trainer.healthEvery-th step; absent on the others. */
+  health?: StepHealth;
+}
+
+/** Training-health indicators of a step (computed in the worker; src/voco/health.ts). */
+export interface StepHealth {
+  /** Per-dimension std of the L2-normalised projections ×√dims, min and mean over dims (≈ 1 healthy, 0 collapsed). */
+  studentStd: { min: number; mean: number };
+  teacherStd: { min: number; mean: number };
+  /** Effective rank (exp entropy of singular values) of the step's projections; at most rankMax (crops per step). */
+  studentRank: number;
+  teacherRank: number;
+  rankMax: number;
+  /** Mean cosine of the student and teacher projections of the same crop. */
+  agreement: number;
+  /** Predicted vs true overlap over the recent window's random crops × base crops. */
+  calibration: { bins: { predicted: number; observed: number; count: number }[]; slope: number; correlation: number; pairs: number };
+  /** Share of the window's steps whose gradient norm exceeded the clip threshold (0 when clipping is off). */
+  clippedShare: number;
+  gradNormMedian: number;
+  /** Each loss term's trend over the window (older half vs newer half). */
+  terms: { term: 'loss' | 'intra' | 'inter' | 'reg'; state: 'falling' | 'flat' | 'rising' | 'diverging' | 'too short'; before: number; after: number; z: number }[];
+  /** Steps in the window. */
+  window: number;
+  /** Plain-words findings with what to try, worst first. */
+  diagnosis: { level: 'ok' | 'warn' | 'bad'; text: string }[];
+  /** Time spent computing this health record (device reductions + readback + the pure part), ms. */
+  ms: number;
 }
 
 export interface BackendInfo {

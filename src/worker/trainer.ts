@@ -13,8 +13,10 @@ import { REFERENCE_AUGMENT, batchCrops, planBatch, planLabels, type BatchPlan, t
 import { vocoLosses } from '../voco/losses';
 import { Rng } from '../voco/rng';
 import { learningRate } from '../voco/schedule';
+import { trainingVolume } from '../voco/wholeVolume';
+import { HealthTracker, type DeviceHealth } from '../voco/health';
 import { packVolumes, type VolumeLayout } from '../kernels/packVolumes';
-import { sampleCrops } from '../kernels/cropSampler';
+import { sumOfSquares } from '../kernels/sumSquares';
 import { PRESETS, STUDENT_DROPOUT, VocoModel, embedDim, validatePreset, type EncoderPreset } from '../model';
 import type { PreprocessedVolume } from '../volume/volume';
 import type { CropBox, RunConfig, StepMetrics, TrainerState } from './protocol';
@@ -45,10 +47,18 @@ export class NonFiniteLossError extends Error {
 export class Trainer {
   /** Test-only: multiply the next step's loss by NaN (exercises the non-finite guard without corrupting data). */
   poisonNextStep = false;
+  /**
+   * Training health (src/voco/health.ts) rides on every healthEvery-th step's metrics (step index ≡ 0); 0 turns it
+   * off. The device part is a few reductions of the step's projections read back with the step's summary.
+   */
+  healthEvery = 5;
+  private health: HealthTracker;
 
   private config: RunConfig;
   private readonly volumeIds: string[];
   private readonly dims: [number, number, number][];
+  /** What training crops are cut from: the packed volumes themselves, or (whole-volume mode) their resized copies. */
+  private readonly train: { packed: tf.Tensor1D; layout: VolumeLayout[]; dims: [number, number, number][] };
   private rng: Rng;
   private dropoutRng: Rng;
   private volumeOrder: number[] = [];
@@ -64,10 +74,14 @@ export class Trainer {
     private readonly packed: tf.Tensor1D,
     private readonly layout: VolumeLayout[],
     volumeIds: string[],
+    train: { packed: tf.Tensor1D; layout: VolumeLayout[] } | null,
   ) {
     this.config = { ...config };
     this.volumeIds = volumeIds;
     this.dims = layout.map((l) => l.dims);
+    const t = train ?? { packed, layout };
+    this.train = { ...t, dims: t.layout.map((l) => l.dims) };
+    this.health = new HealthTracker(config.gradClip);
     this.rng = new Rng(config.seed);
     // A separate stream for the dropout rows, so that the crop plans do not depend on how many rows a step has.
     this.dropoutRng = new Rng((config.seed ^ 0x0d0d0d0d) >>> 0);
@@ -87,6 +101,13 @@ export class Trainer {
     });
     const { data, layout } = packVolumes(chosen.map((v) => ({ dims: v.dims, data: v.data, name: v.name })));
     const packed = tf.tensor1d(data);
+    // Whole-volume mode trains on copies resized to the region; maps and embeddings keep the volumes' own grid.
+    let train: { packed: tf.Tensor1D; layout: VolumeLayout[] } | null = null;
+    if ((config.dataMode ?? 'region') === 'whole') {
+      const resized = chosen.map((v) => ({ ...trainingVolume(v.data, v.dims, 'whole', config.gridN, config.cropSize), name: v.name }));
+      const p = packVolumes(resized);
+      train = { packed: tf.tensor1d(p.data), layout: p.layout };
+    }
     let model: VocoModel | null = null;
     try {
       model = VocoModel.create(preset, config.cropSize, config.seed);
@@ -95,10 +116,11 @@ export class Trainer {
         amsgrad: true,
         clipNorm: config.gradClip > 0 ? config.gradClip : undefined,
       });
-      return new Trainer(config, preset, model, optimizer, packed, layout, [...config.volumeIds]);
+      return new Trainer(config, preset, model, optimizer, packed, layout, [...config.volumeIds], train);
     } catch (err) {
       model?.dispose();
       packed.dispose();
+      train?.packed.dispose();
       throw err;
     }
   }
@@ -159,11 +181,12 @@ export class Trainer {
     const poison = this.poisonNextStep;
     this.poisonNextStep = false;
     const vars = this.model.trainableVariables();
+    const withHealth = this.healthEvery > 0 && stepIndex % this.healthEvery === 0;
     let values: Float32Array;
     let gradList: tf.Tensor[];
     try {
       this.model.emaUpdate(cfg.emaMomentum ?? DEFAULT_EMA_MOMENTUM);
-      const fb = this.forwardBackward(plan, rowKeep, vars, poison);
+      const fb = this.forwardBackward(plan, rowKeep, vars, poison, withHealth);
       gradList = fb.grads;
       try {
         values = (await fb.summary.data()) as Float32Array;
@@ -196,8 +219,8 @@ export class Trainer {
     }
     this.step_ = stepIndex + 1;
 
-    const predictions = values.subarray(SUMMARY_HEAD);
-    return {
+    const predictions = values.subarray(SUMMARY_HEAD, SUMMARY_HEAD + B * sw * nb);
+    const metrics: StepMetrics = {
       step: stepIndex,
       loss,
       intra,
@@ -214,8 +237,18 @@ export class Trainer {
         volumeId: this.volumeIds[v.volume],
         origin: [...v.regionOrigin] as [number, number, number],
         crops: [...v.bases.map((c) => cropBox(c, r, 'base')), ...v.randoms.map((c) => cropBox(c, r, 'random'))],
+        ...(this.train.packed !== this.packed
+          ? { scale: [0, 1, 2].map((a) => this.dims[v.volume][a] / this.train.dims[v.volume][a]) as [number, number, number] }
+          : {}),
       })),
     };
+    this.health.add(metrics);
+    if (withHealth) {
+      const th = performance.now();
+      metrics.health = this.health.report(readDeviceHealth(values.subarray(SUMMARY_HEAD + B * sw * nb), B * (nb + sw)), 0);
+      metrics.health.ms = performance.now() - th;
+    }
+    return metrics;
   }
 
   /**
@@ -260,16 +293,15 @@ export class Trainer {
   /** Everything needed to continue this run exactly (read back from the device). Call between steps. */
   async exportState(): Promise<TrainerState> {
     this.checkAlive();
-    const named = this.model.namedWeights();
-    const datas = await Promise.all(named.map(({ tensor }) => tensor.data() as Promise<Float32Array>));
+    // Stored layout (VocoModel.readWeights: the Swin backbone's weights in the authors' PyTorch layout), fresh copies.
+    const weights = await this.model.readWeights();
     const opt = await this.optimizer.getState();
     return {
       format: 'voco-trainer-state',
       version: 1,
       config: structuredClone(this.config),
       step: this.step_,
-      // Copies: the state may be transferred to another thread, and on WebGPU tfjs caches what data() returned.
-      weights: named.map(({ name, tensor }, i) => ({ name, shape: [...tensor.shape], data: datas[i].slice() })),
+      weights,
       optimizer: { step: opt.step, tensors: { ...opt.tensors } },
       rng: this.rng.getState().map((v) => v >>> 0),
       volumeOrder: [...this.volumeOrder],
@@ -298,18 +330,9 @@ export class Trainer {
       throw new Error(`Checkpoint does not fit this trainer (${mismatch.join('; ')}); create a Trainer with the checkpoint's config first`);
     }
     checkConfig(c);
-    const named = this.model.namedWeights();
-    const byName = new Map(s.weights.map((w) => [w.name, w]));
-    const missing = named.filter(({ name }) => !byName.has(name)).map(({ name }) => name);
-    if (missing.length || s.weights.length !== named.length) {
-      throw new Error(`Checkpoint weights do not match the model: missing [${missing.join(', ')}], ${s.weights.length} stored vs ${named.length} expected`);
-    }
-    for (const { name, tensor } of named) {
-      const w = byName.get(name)!;
-      const sameShape = w.shape.length === tensor.shape.length && w.shape.every((d, i) => d === tensor.shape[i]);
-      if (!sameShape || w.data.length !== tensor.size) {
-        throw new Error(`Checkpoint weight ${name} has shape [${w.shape}] (${w.data.length} values), the model needs [${tensor.shape}]`);
-      }
+    const problems = this.model.weightProblems(s.weights);
+    if (problems.length) {
+      throw new Error(`Checkpoint weights do not match the model: ${problems.slice(0, 6).join('; ')}${problems.length > 6 ? `; and ${problems.length - 6} more` : ''}`);
     }
     const rng = Rng.fromState(s.rng);
     const dropoutRng = Rng.fromState(s.dropoutRng);
@@ -317,10 +340,7 @@ export class Trainer {
       throw new Error(`Checkpoint volume order ${JSON.stringify(s.volumeOrder)} does not fit ${this.volumeIds.length} volumes`);
     }
     // All checks passed: now mutate.
-    for (const { name, tensor } of named) {
-      const w = byName.get(name)!;
-      tf.tidy(() => tensor.assign(tf.tensor(w.data, w.shape, 'float32')));
-    }
+    this.model.loadWeights(s.weights);
     this.optimizer.setState(s.optimizer);
     this.rng = rng;
     this.dropoutRng = dropoutRng;
@@ -328,6 +348,7 @@ export class Trainer {
     this.volumeCursor = s.volumeCursor;
     this.step_ = s.step;
     this.config = structuredClone(c);
+    this.health = new HealthTracker(c.gradClip);
   }
 
   /**
@@ -345,7 +366,7 @@ export class Trainer {
     }
     for (let start = 0; start < crops.length; start += EMBED_CHUNK) {
       const chunk = crops.slice(start, start + EMBED_CHUNK);
-      const emb = tf.tidy(() => this.model.embed(sampleCrops(this.packed, this.layout, chunk, this.config.cropSize, this.preset.patch)));
+      const emb = tf.tidy(() => this.model.embed(this.model.sampleInput(this.packed, this.layout, chunk)));
       try {
         out.set((await emb.data()) as Float32Array, start * dim);
       } finally {
@@ -362,7 +383,7 @@ export class Trainer {
    */
   embedOnDevice(crops: CropSpec[], model: VocoModel = this.model): tf.Tensor2D {
     this.checkAlive();
-    return tf.tidy(() => model.embed(sampleCrops(this.packed, this.layout, crops, this.config.cropSize, this.preset.patch)));
+    return tf.tidy(() => model.embed(model.sampleInput(this.packed, this.layout, crops)));
   }
 
   /** Dims of the run's preprocessed volumes, in config.volumeIds order. */
@@ -377,6 +398,7 @@ export class Trainer {
     this.model.dispose();
     this.optimizer.dispose();
     this.packed.dispose();
+    if (this.train.packed !== this.packed) this.train.packed.dispose();
   }
 
   // ---- internals ----------------------------------------------------------------------------------------
@@ -389,14 +411,16 @@ export class Trainer {
    * Forward (one backbone pass over all crops, both heads) and backward over `vars`. Returns the gradients and ONE
    * small tensor to read back: [loss, intra, inter, reg, ‖g‖², intra predictions…]. Disposes everything else.
    */
-  private forwardBackward(plan: BatchPlan, rowKeep: boolean[], vars: tf.Variable[], poison: boolean): { summary: tf.Tensor1D; grads: tf.Tensor[] } {
+  private forwardBackward(plan: BatchPlan, rowKeep: boolean[], vars: tf.Variable[], poison: boolean, withHealth = false): { summary: tf.Tensor1D; grads: tf.Tensor[] } {
     const { n, r, sw } = plan;
     const nb = n * n;
     const B = plan.volumes.length;
     const labels = tf.tensor3d(planLabels(plan), [B, sw, nb]);
-    const tokens = sampleCrops(this.packed, this.layout, batchCrops(plan), r, this.preset.patch);
+    // Patch tokens (ViT) or voxel crops (Swin): whatever the encoder takes, in one crop-sampler dispatch.
+    const tokens = this.model.sampleInput(this.train.packed, this.train.layout, batchCrops(plan));
     let terms: tf.Tensor | null = null;
     let logits: tf.Tensor | null = null;
+    let projections: [tf.Tensor2D, tf.Tensor2D] | null = null;
     try {
       const { value, grads } = tf.variableGrads(() => {
         const emb = this.model.embed(tokens);
@@ -410,6 +434,7 @@ export class Trainer {
         const total = poison ? tf.mul(out.total, NaN) : out.total;
         terms = tf.keep(tf.stack([total, out.intra, out.inter, out.reg]));
         logits = tf.keep(out.logits);
+        if (withHealth) projections = [tf.keep(student), tf.keep(teacher)];
         return total as tf.Scalar;
       }, vars);
       value.dispose();
@@ -420,15 +445,19 @@ export class Trainer {
         throw new Error(`No gradient reached ${missing.length} trainable variable(s): the model's variable list and its graph disagree`);
       }
       const summary = tf.tidy(() => {
-        // Not tf.addN: webgpu's AddN binds all inputs at once and fails beyond 8 storage buffers per stage.
-        const gradSq = gradList.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b));
-        return tf.concat([terms!, tf.reshape(gradSq, [1]), tf.reshape(logits!, [-1])]) as tf.Tensor1D;
+        // One pass on cpu/wasm (src/kernels/sumSquares.ts); pairwise tf ops elsewhere (not tf.addN: webgpu's AddN
+        // binds all inputs at once and fails beyond 8 storage buffers per stage).
+        const gradSq = sumOfSquares(gradList);
+        const parts = [terms!, tf.reshape(gradSq, [1]), tf.reshape(logits!, [-1])];
+        if (projections) parts.push(healthTensor(projections[0], projections[1]));
+        return tf.concat(parts) as tf.Tensor1D;
       });
       return { summary, grads: gradList };
     } finally {
       tf.dispose([labels, tokens]);
       if (terms) tf.dispose(terms);
       if (logits) tf.dispose(logits);
+      if (projections) tf.dispose(projections);
     }
   }
 
@@ -444,9 +473,9 @@ export class Trainer {
     if (cfg.fixedBatch) {
       // Replay: the same volumes and the same plan every step, from a fresh stream.
       const indices = Array.from({ length: cfg.batchVolumes }, (_, i) => i % this.volumeIds.length);
-      return planBatch(new Rng(cfg.seed), this.dims, indices, opts);
+      return planBatch(new Rng(cfg.seed), this.train.dims, indices, opts);
     }
-    return planBatch(this.rng, this.dims, this.nextVolumeIndices(), opts);
+    return planBatch(this.rng, this.train.dims, this.nextVolumeIndices(), opts);
   }
 
   /** Rows of the student's input that survive Dropout1d (drawn here so the stream is part of the trainer state). */
@@ -480,6 +509,45 @@ export class Trainer {
     }
     return picked;
   }
+}
+
+/**
+ * The device part of training health, as one flat tensor: per-dimension std (×√d) min and mean of the L2-normalised
+ * student and teacher projections, their mean row-wise cosine, and the two rows×rows Gram matrices. Ranks ≤ 2.
+ */
+export function healthTensor(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const d = student.shape[1];
+    const unit = (z: tf.Tensor2D) => tf.div(z, tf.maximum(tf.sqrt(tf.sum(tf.square(z), 1, true)), 1e-12)) as tf.Tensor2D;
+    const us = unit(student);
+    const ut = unit(teacher);
+    const spread = (u: tf.Tensor2D) => {
+      const std = tf.mul(tf.sqrt(tf.moments(u, 0).variance), Math.sqrt(d));
+      return [tf.reshape(tf.min(std), [1]), tf.reshape(tf.mean(std), [1])];
+    };
+    const agreement = tf.reshape(tf.mean(tf.sum(tf.mul(us, ut), 1)), [1]);
+    return tf.concat([
+      ...spread(us),
+      ...spread(ut),
+      agreement,
+      tf.reshape(tf.matMul(us, us, false, true), [-1]),
+      tf.reshape(tf.matMul(ut, ut, false, true), [-1]),
+    ]) as tf.Tensor1D;
+  });
+}
+
+function readDeviceHealth(v: Float32Array, rows: number): DeviceHealth {
+  const g = rows * rows;
+  return {
+    studentStdMin: v[0],
+    studentStdMean: v[1],
+    teacherStdMin: v[2],
+    teacherStdMean: v[3],
+    agreement: v[4],
+    studentGram: v.slice(5, 5 + g),
+    teacherGram: v.slice(5 + g, 5 + 2 * g),
+    rows,
+  };
 }
 
 function shuffled(count: number, rng: Rng): number[] {
@@ -518,6 +586,9 @@ function checkConfig(config: RunConfig): EncoderPreset {
   int(config.totalSteps, 1, 'total steps');
   int(config.warmupSteps, 0, 'warmup steps');
   int(config.seed, 0, 'seed');
+  if (config.dataMode !== undefined && config.dataMode !== 'region' && config.dataMode !== 'whole') {
+    problems.push(`data mode must be "region" or "whole", got ${JSON.stringify(config.dataMode)}`);
+  }
   if (!(config.lr > 0 && Number.isFinite(config.lr))) problems.push(`learning rate must be > 0, got ${config.lr}`);
   if (!(config.weightDecay >= 0)) problems.push(`weight decay must be ≥ 0, got ${config.weightDecay}`);
   if (!(config.gradClip >= 0)) problems.push(`gradient clip must be ≥ 0, got ${config.gradClip}`);

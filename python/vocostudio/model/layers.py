@@ -1,11 +1,13 @@
-"""The studio's layers (src/model/layers/*.ts) in torch, same formulas and layouts: linear weights stored
-[in, out] (y = x·W + b), LayerNorm / BatchNorm written out (mean, centred, biased variance, rsqrt), GELU in its
-tanh form as x·σ(2c(x + a·x³)), softmax over keys shifted by the row mean and capped at 80 (with the exact-softmax
-gradient, as the studio's customGrad)."""
+"""The studio's layers (src/model/layers/*.ts) in torch, same functions and layouts: linear weights stored
+[in, out] (y = x·W + b), LayerNorm and BatchNorm (batch statistics, no affine) with biased variance and eps 1e-5,
+GELU in its tanh form, softmax over keys. torch's fused kernels compute them (the studio writes them out as
+matmuls for WebGPU's sake; the values agree to float rounding: test/python-parity.test.ts). The studio's softmax
+caps score − row mean at 80 before exp, which changes nothing unless attention has collapsed onto single keys."""
 import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .init import VIT_LINEAR_INIT, make_values
 
@@ -35,7 +37,7 @@ class Linear(nn.Module):
         self.bias = make(f'{name}.bias', (out_dim,), init[1])
 
     def forward(self, x):
-        return x @ self.weight + self.bias
+        return torch.addmm(self.bias, x, self.weight)
 
 
 def standardise(x, eps, dim):
@@ -51,22 +53,23 @@ class LayerNorm(nn.Module):
         self.bias = make(f'{name}.bias', (dim,), ('zeros',))
 
     def forward(self, x):
-        return standardise(x, LAYER_NORM_EPS, -1) * self.weight + self.bias
+        return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, LAYER_NORM_EPS)
 
 
 def layer_norm_no_affine(x):
-    return standardise(x, LAYER_NORM_EPS, -1)
+    return F.layer_norm(x, (x.shape[-1],), None, None, LAYER_NORM_EPS)
 
 
 def batch_norm_no_affine(x):
     """BatchNorm1d(affine=False, track_running_stats=False): batch statistics over the rows, train and eval."""
     if x.shape[0] < 2:
         raise ValueError(f'batchNormNoAffine: needs at least 2 rows to take batch statistics, got {x.shape[0]}')
-    return standardise(x, BATCH_NORM_EPS, 0)
+    return F.batch_norm(x, None, None, training=True, eps=BATCH_NORM_EPS)
 
 
 def gelu(x):
-    return x * torch.sigmoid(x * (1 + GELU_A * (x * x)) * (2 * GELU_C))
+    """GELU, tanh form: x·σ(2c(x + a·x³)) = ½x(1 + tanh(c(x + a·x³)))."""
+    return F.gelu(x, approximate='tanh')
 
 
 class _SoftmaxRows(torch.autograd.Function):
@@ -84,6 +87,11 @@ class _SoftmaxRows(torch.autograd.Function):
 
 
 def softmax_rows(x):
+    return torch.softmax(x, -1)
+
+
+def softmax_rows_capped(x):
+    """The studio's exact variant (row-mean shift, cap at 80), kept for checks."""
     return _SoftmaxRows.apply(x)
 
 

@@ -5,8 +5,9 @@ Same arithmetic as the studio: interpolation weights in float32, a + (b − a)·
 
 Arrays here are numpy [z, y, x] (x fastest in memory, NIfTI order); dims/spacing lists are [x, y, z].
 
-Modes: 'region' (default): pad to the training region n·r × n·r × r, crops are drawn inside the volume.
-'whole': the whole foreground volume resampled to exactly the region (the scan fills the n×n grid)."""
+Data modes (RunConfig.dataMode, src/voco/wholeVolume.ts): 'region' (default): padded to at least the training
+region n·r × n·r × r, a random region is drawn inside; 'whole': that volume resized (trilinear, align_corners=False,
+as MONAI's Resized / the studio's resizeTrilinear) to exactly the region, so the base-crop grid spans the scan."""
 import hashlib
 import json
 import os
@@ -188,29 +189,34 @@ def preprocess_array(data, affine, settings: PreprocessSettings, name='volume'):
             raise ValueError(f'no voxel above {settings.foregroundThreshold} after the HU window: the scan has no foreground to keep')
         (x0, y0, z0), (x1, y1, z1) = box
         img = img[z0:z1, y0:y1, x0:x1]
+        img = np.ascontiguousarray(pad_to_min(img, settings.minSize), dtype=np.float32)
         if settings.mode == 'whole':
-            # The whole foreground resampled onto the training region (spacing follows from the extent).
-            ms = settings.minSize
-            img = _to_size(img, ms)
-            return np.ascontiguousarray(img, dtype=np.float32)
+            return resize_trilinear(img, settings.minSize)
         if settings.mode != 'region':
-            raise ValueError(f"unknown mode {settings.mode!r} (region | whole)")
-        return np.ascontiguousarray(pad_to_min(img, settings.minSize), dtype=np.float32)
+            raise ValueError(f"unknown data mode {settings.mode!r} (region | whole)")
+        return img
     except Exception as e:  # noqa: BLE001
         raise ValueError(f'Preprocessing "{name}" failed: {e}') from e
 
 
-def _to_size(img, size):
-    """Linear resampling of [z, y, x] onto exactly size [x, y, z] voxels (edges aligned to the extent)."""
-    cur = img
+def resize_trilinear(img, size):
+    """[z, y, x] → exactly size [x, y, z] voxels: output voxel i samples (i + 0.5)·n/m − 0.5, clamped (torch's
+    interpolate(trilinear, align_corners=False)); x, then y, then z in float64, rounded to float32 once, as the
+    studio's resizeTrilinear computes it."""
+    cur = np.asarray(img, dtype=np.float64)
     for a in range(3):
-        n = cur.shape[_axis(a)]
-        m = int(size[a])
-        if n == m:
-            continue
-        step = n / m
-        cur = _linear_pass(cur, a, m, (n - 1 - (m - 1) * step) / 2, step)
-    return cur
+        ax = _axis(a)
+        n, m = cur.shape[ax], int(size[a])
+        i = np.arange(m, dtype=np.float64)
+        u = np.minimum(np.maximum(((i + 0.5) * n) / m - 0.5, 0), n - 1)
+        lo = np.floor(u).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        w = (u - lo).astype(np.float32).astype(np.float64)
+        shape = [1, 1, 1]
+        shape[ax] = m
+        a0 = np.take(cur, lo, axis=ax)
+        cur = a0 + (np.take(cur, hi, axis=ax) - a0) * w.reshape(shape)
+    return np.ascontiguousarray(cur, dtype=np.float32)
 
 
 def load_scan(path):

@@ -50,14 +50,14 @@ class AdamW:
         for i, p in enumerate(self.params):
             g = gs[i]
             m, v = self.m[i], self.v[i]
-            m.copy_(m * b1 + g * (1 - b1))
-            v.copy_(v * b2 + (g * g) * (1 - b2))
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
             second = v
             if self.v_max is not None:
                 torch.maximum(self.v_max[i], v, out=self.v_max[i])
                 second = self.v_max[i]
-            denom = torch.sqrt(second) / bc2_sqrt + eps
-            p.copy_(p * decay - (m / denom) * step_size)
+            denom = (torch.sqrt(second) / bc2_sqrt).add_(eps)
+            p.mul_(decay).addcdiv_(m, denom, value=-step_size)
         return norm
 
     def state_tensors(self):

@@ -11,6 +11,7 @@ import { DEFAULT_RUN_CONFIG, estimateStepMemory } from '../../store/runConfig';
 import { useWasmSimdBatchMatMul } from '../../backend/wasmMatMulPolicy';
 import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
 import { useFusedAdamW } from '../../kernels/fusedAdamW';
+import { useSumSquaresKernel } from '../../kernels/sumSquares';
 
 /** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
 export interface KernelSwitches {
@@ -18,14 +19,17 @@ export interface KernelSwitches {
   simd?: boolean;
   /** wasm SIMD kernel: relaxed-SIMD multiply-add on / off / where the engine has it (null). */
   relaxed?: boolean | null;
-  /** AdamW: one fused kernel per variable (true) or tf ops (false). */
+  /** AdamW: one fused kernel per variable and the one-pass gradient norm (true), or tf ops for both (false). */
   fusedAdamW?: boolean;
 }
 
 function applySwitches(s: KernelSwitches) {
   if (s.simd !== undefined) useWasmSimdBatchMatMul(s.simd);
   if (s.relaxed !== undefined) setSimdRelaxed(s.relaxed);
-  if (s.fusedAdamW !== undefined) useFusedAdamW(s.fusedAdamW);
+  if (s.fusedAdamW !== undefined) {
+    useFusedAdamW(s.fusedAdamW);
+    useSumSquaresKernel(s.fusedAdamW);
+  }
   return simdFlavour();
 }
 
@@ -140,6 +144,14 @@ export interface StepMemory {
 
 let volumes: PreprocessedVolume[] = [];
 
+/** The wasm heap size (it only grows: the peak so far) or the GPU buffers tfjs holds, into `m`. */
+function recordDeviceMemory(m: StepMemory): void {
+  const heap = wasmBackendMemory(tf.backend());
+  if (tf.getBackend() === 'wasm' && heap) m.wasmHeapBytes = heap.buffer.byteLength;
+  const gpu = tf.memory() as { numBytesInGPUAllocated?: number };
+  if (tf.getBackend() === 'webgpu' && gpu.numBytesInGPUAllocated !== undefined) m.gpuAllocatedBytes = Math.max(m.gpuAllocatedBytes ?? 0, gpu.numBytesInGPUAllocated);
+}
+
 function median(xs: number[]): number | null {
   if (!xs.length) return null;
   const s = [...xs].sort((a, b) => a - b);
@@ -214,6 +226,7 @@ async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
         const est = estimateStepMemory(preset, config, paramCount(preset, req.cropSize).total, packedVoxels);
         // peakBytes counts from zero: subtract what was live before the trainer existed (nothing in a fresh worker).
         result.memory = { peakTensorBytes: info.peakBytes - liveBefore, residentBytes: residentBytes - liveBefore, estimateBytes: est.totalBytes, estimateWasmHeapBytes: est.wasmHeapBytes };
+        recordDeviceMemory(result.memory);
       } else ms = await timeStep();
       if (ms === null) continue;
       result.warmupMs.push(ms);
@@ -235,12 +248,7 @@ async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
       }
     }
     result.tensorsLeakedPerStep = (tf.memory().numTensors - before) / Math.max(1, result.stepMs.length);
-    if (result.memory) {
-      const heap = wasmBackendMemory(tf.backend());
-      if (tf.getBackend() === 'wasm' && heap) result.memory.wasmHeapBytes = heap.buffer.byteLength;
-      const gpu = tf.memory() as { numBytesInGPUAllocated?: number };
-      if (tf.getBackend() === 'webgpu' && gpu.numBytesInGPUAllocated !== undefined) result.memory.gpuAllocatedBytes = gpu.numBytesInGPUAllocated;
-    }
+    if (result.memory) recordDeviceMemory(result.memory);
     result.medianMs = median(result.stepMs);
     if (result.nonFiniteSteps) {
       result.note = `${result.nonFiniteSteps} step(s) had a non-finite loss and were left out (${result.firstNonFinite})`;
@@ -488,6 +496,41 @@ async function products(cases: ProductCase[], reps: number) {
   return out;
 }
 
+/**
+ * Memory-bandwidth probe for the roofline line: y = −x over `floats` values (one read and one write per value),
+ * median GB/s over rounds after a warm-up; GPU backends queue 4 per round like the matmul probe.
+ */
+async function bandwidth(floats: number, budgetMs: number) {
+  const x = tf.randomUniform([floats], -1, 1, 'float32', 3);
+  const gpu = tf.getBackend() === 'webgpu' || tf.getBackend() === 'webgl';
+  const perRound = gpu ? 4 : 1;
+  try {
+    const warm = tf.neg(x);
+    await warm.data();
+    warm.dispose();
+    const rates: number[] = [];
+    const start = performance.now();
+    while (rates.length < 3 || (performance.now() - start < budgetMs && rates.length < 50)) {
+      const t0 = performance.now();
+      let last: tf.Tensor | null = null;
+      for (let i = 0; i < perRound; i++) {
+        last?.dispose();
+        last = tf.neg(x);
+      }
+      // Read one value back: waits for the queue without timing a 16 MB download.
+      const probe = tf.slice(last!, [0], [1]);
+      await probe.data();
+      probe.dispose();
+      last!.dispose();
+      rates.push((perRound * floats * 8) / ((performance.now() - t0) * 1e6));
+    }
+    const sorted = [...rates].sort((a, b) => a - b);
+    return { floats, bytesPerCall: floats * 8, medianGbPerSec: sorted[sorted.length >> 1], peakGbPerSec: sorted[sorted.length - 1], rounds: rates.length };
+  } finally {
+    x.dispose();
+  }
+}
+
 type Request =
   | { id: number; cmd: 'init'; choice: BackendChoice; opts?: InitBackendOptions }
   | { id: number; cmd: 'matmul'; sizes: number[]; budgetMs: number }
@@ -496,6 +539,7 @@ type Request =
   | { id: number; cmd: 'ab'; req: Parameters<typeof abSteps>[0] }
   | { id: number; cmd: 'switches'; switches: KernelSwitches }
   | { id: number; cmd: 'crop' }
+  | { id: number; cmd: 'bandwidth'; floats: number; budgetMs: number }
   | { id: number; cmd: 'products'; cases: ProductCase[]; reps: number }
   | { id: number; cmd: 'shapes'; shapes: [number, number, number][]; reps: number }
   | { id: number; cmd: 'phases'; preset: string; cropSize: number; crops: number; reps: number }
@@ -516,6 +560,7 @@ self.onmessage = async (e: MessageEvent<Request>) => {
       value = volumes.length;
     } else if (msg.cmd === 'train') value = await train(msg.req);
     else if (msg.cmd === 'ab') value = await abSteps(msg.req);
+    else if (msg.cmd === 'bandwidth') value = await bandwidth(msg.floats, msg.budgetMs);
     else if (msg.cmd === 'switches') value = applySwitches(msg.switches);
     else if (msg.cmd === 'crop') {
       const { benchCropSampler } = await import('../kernels');

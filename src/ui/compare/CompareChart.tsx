@@ -19,7 +19,7 @@ export interface CompareChartProps {
 const STEP_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];
 
 /** `#rrggbb` with an alpha byte. */
-const faint = (c: string) => (/^#[0-9a-f]{6}$/i.test(c) ? `${c}4d` : c);
+const faint = (c: string) => (/^#[0-9a-f]{6}$/i.test(c) ? `${c}38` : c);
 
 export function CompareChart({ metric, runs, colours, smoothing, log, height = 170 }: CompareChartProps) {
   const host = useRef<HTMLDivElement>(null);

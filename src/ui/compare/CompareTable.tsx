@@ -9,7 +9,8 @@ export function CompareTable({ runs, colours, settings, results }: { runs: Compa
   const differing = settings.filter((c) => c.differs);
   const same = settings.filter((c) => !c.differs);
   const columns = [...differing, ...results, ...(onlyDiffering ? [] : same)];
-  const order = sortOrder(columns.find((c) => c.key === sort?.key), sort?.dir ?? 'asc', runs.length);
+  const nameColumn: TableColumn = { key: 'run', label: 'run', group: 'setting', differs: false, values: runs.map((r) => ({ value: r.label, text: r.label })) };
+  const order = sortOrder([nameColumn, ...columns].find((c) => c.key === sort?.key), sort?.dir ?? 'asc', runs.length);
 
   return (
     <section className="compare-section">
@@ -26,7 +27,9 @@ export function CompareTable({ runs, colours, settings, results }: { runs: Compa
         <table className="compare-table" data-testid="compare-table">
           <thead>
             <tr>
-              <th className="compare-runcol">run</th>
+              <th className="compare-runcol" data-testid="compare-col" data-key="run" data-differs="false" title="run (click to sort)" onClick={() => toggleSort('run')}>
+                run{sort?.key === 'run' ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : ''}
+              </th>
               {columns.map((c) => (
                 <th
                   key={c.key}

@@ -6,7 +6,7 @@ import { ingestFileList } from './ingestActions';
 
 export function DatasetPanel() {
   const rows = useDatasetStore((s) => s.rows);
-  const skipped = useDatasetStore((s) => s.skipped);
+  const leftOut = useDatasetStore((s) => s.leftOut);
   const batchesStarted = useDatasetStore((s) => s.batchesStarted);
   const batchesDone = useDatasetStore((s) => s.batchesDone);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -78,14 +78,16 @@ export function DatasetPanel() {
           <Row key={r.rowId} row={r} />
         ))}
       </ul>
-      {skipped.length > 0 && (
-        <details className="skipped" data-testid="ingest-skipped">
-          <summary>
-            {skipped.length} non-image file{skipped.length > 1 ? 's' : ''} in dropped folders left out
+      {leftOut.length > 0 && (
+        <details className="skipped" data-testid="ingest-left-out" open={leftOut.some((l) => !l.reason.startsWith('a document'))}>
+          <summary data-testid="left-out-count">
+            {leftOut.length} file{leftOut.length > 1 ? 's' : ''} left out
           </summary>
           <ul>
-            {skipped.map((p, i) => (
-              <li key={i}>{p}</li>
+            {leftOut.map((l, i) => (
+              <li key={i} data-testid="left-out-item" data-path={l.path}>
+                <span className="left-out-path">{l.path}</span> <span className="muted">— {l.reason}</span>
+              </li>
             ))}
           </ul>
         </details>
@@ -100,6 +102,7 @@ function Row({ row }: { row: DatasetRow }) {
   const selected = useDatasetStore((s) => row.volumeId != null && s.selectedId === row.volumeId);
   const select = useDatasetStore((s) => s.select);
   const remove = useDatasetStore((s) => s.removeRow);
+  const chooseLabelSet = useDatasetStore((s) => s.chooseLabelSet);
   const pre = useDatasetStore((s) => (row.volumeId ? s.preprocessStatus[row.volumeId] : undefined));
   const selectable = !!row.volumeId;
   const info = row.info;
@@ -164,6 +167,25 @@ function Row({ row }: { row: DatasetRow }) {
               <dt>labels</dt>
               <dd data-testid="row-labels" title={row.labels.sources.join('\n')}>
                 {row.labels.ids} id{row.labels.ids === 1 ? '' : 's'} · {row.labels.sources.join(', ')}
+              </dd>
+            </>
+          )}
+          {row.labelSets && row.labelSets.length > 1 && (
+            <>
+              <dt>use</dt>
+              <dd>
+                <select
+                  data-testid="label-set-pick"
+                  value={row.activeLabelSet ?? 0}
+                  onClick={(e) => e.stopPropagation()}
+                  onChange={(e) => chooseLabelSet(row.rowId, Number(e.target.value))}
+                >
+                  {row.labelSets.map((set, i) => (
+                    <option key={i} value={i}>
+                      {set.sources.join(' + ')} ({set.ids} id{set.ids === 1 ? '' : 's'})
+                    </option>
+                  ))}
+                </select>
               </dd>
             </>
           )}

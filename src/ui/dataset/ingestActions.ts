@@ -2,7 +2,9 @@
 // as the ingest worker finishes each file, and label maps are attached to their scans when the batch ends.
 import { rootsFromDrop, rootsFromFileList } from '../../ingest/collect';
 import { startIngest } from '../../ingest/ingestClient';
-import { countIds, gridMapping, isNamedLabelMap, labelsOnScanGrid, looksLikeIds, mergeLabels } from '../../ingest/labels';
+import { gridMapping, isNamedLabelMap, looksLikeIds } from '../../ingest/labels';
+import { pairInWorker } from '../../ingest/pairClient';
+import type { PairResult } from '../../ingest/pairLabels';
 import type { FromIngestWorker, IngestRoot, LoadedVolume } from '../../ingest/types';
 import { parseLabelNames } from '../../eval/labels';
 import { setLabelNames, useBenchmarkStore } from '../../store/benchmarkStore';
@@ -67,6 +69,8 @@ interface BatchState {
   problems: number;
 }
 
+let finishing: Promise<void> = Promise.resolve();
+
 export function ingestRoots(roots: IngestRoot[]): Promise<BatchOutcome> {
   if (roots.length === 0) return Promise.resolve({ batchId: '', loaded: [], problems: 0, ms: 0 });
   return new Promise((resolve) => {
@@ -75,11 +79,17 @@ export function ingestRoots(roots: IngestRoot[]): Promise<BatchOutcome> {
     startIngest(roots, (msg) => {
       handle(msg, batch);
       if (msg.type === 'done') {
-        const loaded = finishBatch(msg.batchId, batch);
-        const ms = performance.now() - batch.started;
-        console.info(`[ingest] batch ${msg.batchId}: ${loaded.length} volume(s), ${batch.problems} problem(s) in ${ms.toFixed(0)} ms`);
-        store().batchDone();
-        resolve({ batchId: msg.batchId, loaded, problems: batch.problems, ms });
+        // Batches pair their label maps one after another (pairing is asynchronous: it runs in a worker).
+        finishing = finishing.then(async () => {
+          const loaded = await finishBatch(msg.batchId, batch).catch((e: Error) => {
+            console.error('[ingest] pairing label maps failed:', e.message);
+            return batch.loaded.map((r) => r.volume.id);
+          });
+          const ms = performance.now() - batch.started;
+          console.info(`[ingest] batch ${msg.batchId}: ${loaded.length} volume(s), ${batch.problems} problem(s) in ${ms.toFixed(0)} ms`);
+          store().batchDone();
+          resolve({ batchId: msg.batchId, loaded, problems: batch.problems, ms });
+        });
       }
     });
   });
@@ -106,7 +116,7 @@ function handle(msg: FromIngestWorker, batch: BatchState) {
       msg.problems.forEach((p, i) => rows.push(problemRow(msg.batchId, i, p.name, p.files, p.message)));
       batch.problems += msg.problems.length;
       s.upsertRows(rows);
-      if (msg.skipped.length) s.addSkipped(msg.skipped);
+      if (msg.leftOut.length) s.addLeftOut(msg.leftOut);
       break;
     }
     case 'progress':
@@ -119,17 +129,26 @@ function handle(msg: FromIngestWorker, batch: BatchState) {
         s.addVolume(volume);
         batch.loaded.push(r);
         const pendingLabel = looksLikeIds(facts);
+        const messages = [...facts.warnings];
+        let exclude = facts.exclude;
+        // The same grid and voxels again (the same folder dropped twice, a copy under another name): never trained twice.
+        const twin = [...store().rows, ...rows].find((x) => x.info?.hash === facts.contentHash && x.status !== 'error');
+        if (twin) {
+          messages.unshift(`duplicate of ${twin.name} (same grid and voxels${twin.files[0] ? `, ${twin.files[0]}` : ''})`);
+          exclude = `duplicate of ${twin.name}`;
+        }
         rows.push({
           rowId: volume.id,
           batchId: msg.batchId,
           name: volume.name,
           files: volume.sourceFiles,
-          status: facts.warnings.length ? 'warning' : 'ok',
+          status: messages.length ? 'warning' : 'ok',
           progress: 1,
           stage: pendingLabel ? 'label map? pairing…' : '',
-          messages: [...facts.warnings],
+          messages,
           volumeId: volume.id,
           pendingLabel,
+          exclude,
           info: {
             format: facts.format,
             dims: volume.dims,
@@ -141,8 +160,15 @@ function handle(msg: FromIngestWorker, batch: BatchState) {
             ctNote: facts.ct.note,
             modality: facts.modality,
             dtype: volume.data.constructor.name,
+            hash: facts.contentHash,
           },
         });
+      }
+      if (msg.leftOut.length) s.addLeftOut(msg.leftOut);
+      if (msg.leftOut.length && rows.length) {
+        const first = rows[0];
+        first.messages.push(`${msg.leftOut.length} file${msg.leftOut.length > 1 ? 's' : ''} left out: ${msg.leftOut.map((l) => `${l.path.split('/').pop()} (${l.reason})`).join('; ')}`);
+        first.status = 'warning';
       }
       msg.problems.forEach((p, i) => rows.push(problemRow(msg.batchId, 1000 + i, msg.unitId, [], p)));
       batch.problems += msg.problems.length;
@@ -171,7 +197,7 @@ function handle(msg: FromIngestWorker, batch: BatchState) {
  * like label maps that find no scan stay rows with a warning; unnamed ones are simply scans.
  * Returns the ids of the scans this batch added.
  */
-function finishBatch(batchId: string, batch: BatchState): string[] {
+async function finishBatch(batchId: string, batch: BatchState): Promise<string[]> {
   const s = store();
   const candidates = batch.loaded.filter((r) => looksLikeIds(r.facts));
   const batchScans = batch.loaded.filter((r) => !looksLikeIds(r.facts)).map((r) => r.volume.id);
@@ -180,7 +206,14 @@ function finishBatch(batchId: string, batch: BatchState): string[] {
   for (const c of candidates) {
     const named = isNamedLabelMap(c.volume.name, c.facts);
     let target: { id: string; mapping: NonNullable<ReturnType<typeof gridMapping>> } | null = null;
-    for (const id of [...batchScans, ...earlierScans]) {
+    // Scans that may be trained on first (not the duplicate, not a non-HU volume); never an empty or constant one.
+    const rowOf = (id: string) => store().rows.find((r) => r.volumeId === id);
+    const eligible = [...batchScans, ...earlierScans].filter((id) => {
+      const info = rowOf(id)?.info;
+      return info && info.min !== info.max;
+    });
+    const ordered = [...eligible.filter((id) => !rowOf(id)?.exclude), ...eligible.filter((id) => rowOf(id)?.exclude)];
+    for (const id of ordered) {
       const scan = store().volumes[id];
       if (!scan || scan.id === c.volume.id) continue;
       const mapping = gridMapping(c.volume, scan);
@@ -197,17 +230,53 @@ function finishBatch(batchId: string, batch: BatchState): string[] {
           stage: '',
           status: named ? 'warning' : row.status,
           messages: named ? [`looks like a label map, but no loaded scan has the same grid (${c.volume.dims.join('×')}); listed as a volume`, ...row.messages] : row.messages,
+          exclude: named ? 'a label map without its scan' : row.exclude ?? 'looks like a label map (few integer ids), not a CT scan',
         });
       continue;
     }
     const scan = store().volumes[target.id];
-    const onGrid = labelsOnScanGrid(c.volume.data, c.volume.dims, scan.dims, target.mapping);
-    const { labels, assignedId } = mergeLabels(scan.labels, onGrid);
-    store().setVolumeLabels(target.id, labels);
+    // Every-voxel loops (grid mapping, overlap, merge, id counts) run in a worker: seconds for a big pair.
+    let pair: PairResult;
+    try {
+      pair = await pairInWorker({ labelData: c.volume.data, labelDims: c.volume.dims, scanDims: scan.dims, mapping: target.mapping, existing: scan.labels });
+    } catch (e) {
+      const row = store().rows.find((r) => r.rowId === c.volume.id);
+      if (row) store().patchRow(row.rowId, { pendingLabel: false, stage: '', status: 'warning', messages: [`could not be paired with ${scan.name}: ${(e as Error).message}`, ...row.messages] });
+      continue;
+    }
+    const onGrid = pair.onGrid;
     const scanRow = store().rows.find((r) => r.volumeId === target!.id);
-    if (scanRow) {
-      const source = assignedId != null ? `${c.volume.name} (id ${assignedId})` : c.volume.name;
-      store().patchRow(scanRow.rowId, { labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids: countIds(labels) } });
+    const { overlap, share } = pair;
+    if (scanRow && scan.labels && overlap && !pair.merged) {
+      // Overlapping maps (a vessel mask and its lumen map): merging would overwrite one with the other.
+      // Keep them apart as alternatives; the scan keeps the first, the user can pick the other in its row.
+      const current = scanRow.labels?.sources ?? [];
+      const sets = scanRow.labelSets ?? [{ sources: current, labels: scan.labels, ids: scanRow.labels?.ids ?? 0 }];
+      const pct = Math.round(100 * share);
+      store().patchRow(scanRow.rowId, {
+        labelSets: [...sets, { sources: [c.volume.name], labels: onGrid, ids: pair.onGridIds }],
+        activeLabelSet: scanRow.activeLabelSet ?? 0,
+        status: 'warning',
+        messages: [
+          ...scanRow.messages,
+          `${c.volume.name} overlaps ${current.join(', ')} in ${overlap.both} voxels (${pct}% of the smaller map): kept apart, not merged; the scan uses ${current.join(', ')} (pick the label map below)`,
+        ],
+      });
+    } else if (pair.merged) {
+      const { labels, assignedId, firstId, lastId, shifted, ids } = pair.merged;
+      store().setVolumeLabels(target.id, labels);
+      if (scanRow) {
+        // Each file's ids stay its own: binary masks get the next id, multi-id maps a shifted range when theirs are taken.
+        const source = assignedId != null ? `${c.volume.name} (id ${assignedId})` : shifted ? `${c.volume.name} (ids ${firstId}–${lastId})` : c.volume.name;
+        const touch =
+          overlap && overlap.both > 0
+            ? [`${c.volume.name} overlaps ${(scanRow.labels?.sources ?? []).join(', ')} in ${overlap.both} voxels (${(100 * share).toFixed(1)}% of the smaller map): merged, ${c.volume.name}'s ids win there`]
+            : [];
+        store().patchRow(scanRow.rowId, {
+          labels: { sources: [...(scanRow.labels?.sources ?? []), source], ids },
+          ...(touch.length ? { status: 'warning' as const, messages: [...scanRow.messages, ...touch] } : {}),
+        });
+      }
     }
     attached.add(c.volume.id);
     store().removeRow(c.volume.id);

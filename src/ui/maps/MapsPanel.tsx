@@ -8,6 +8,7 @@ import { PRESETS, embedDim } from '../../model/presets';
 import { useDatasetStore } from '../../store/datasetStore';
 import { setDisplay, useMapStore, type ComputedMap, type MapResultInfo } from '../../store/mapStore';
 import { useRunStore } from '../../store/runStore';
+import { useBenchmarkStore } from '../../store/benchmarkStore';
 import { defaultStride } from '../../eval/similarityMap';
 import { worldToVoxel } from '../../preprocess/geometry';
 import { MAP_COLORMAPS, colorAt, cssGradient, type MapColormapName } from './colormaps';
@@ -309,8 +310,47 @@ function ResultSection({ result, shown }: { result: MapResultInfo; shown: number
         />
       </label>
       <ColorBar colormap={display.colormap} lo={display.threshold} hi={display.max} />
-      <SlicePreviews result={result} shown={shown} />
+      <div className="maps-picture-row">
+        <SlicePreviews result={result} shown={shown} />
+        <AucFacts result={result} />
+      </div>
     </section>
+  );
+}
+
+/** How well each map picks out the clicked structure (when the scan has labels): AUC numbers beside the picture. */
+function AucFacts({ result }: { result: MapResultInfo }) {
+  const names = useBenchmarkStore((b) => b.labelNames);
+  const auc = result.auc;
+  if (!auc) return null;
+  if (!auc.ok) {
+    return (
+      <p className="muted small" data-testid="maps-auc-none">
+        Structure AUC: {auc.reason} — click inside a labelled structure.
+      </p>
+    );
+  }
+  const label = (m: MapResultInfo['maps'][number]) => (m.kind === 'current' ? `trained (step ${m.step})` : m.kind === 'initial' ? 'untrained' : m.label);
+  return (
+    <div className="maps-auc" data-testid="maps-auc" data-structure={auc.structure}>
+      <div className="small">
+        <b>{names[auc.structure] ?? `label ${auc.structure}`}</b> vs the rest of the body (HU &gt; −500), {auc.positives} voxels — AUC (0.5 = chance, 1 = perfect):
+      </div>
+      <table className="table maps-auc-table">
+        <tbody>
+          {result.maps.map((m, i) => (
+            <tr key={i} data-testid="maps-auc-row" data-kind={m.kind} data-auc={auc.perMap[i]}>
+              <td>{label(m)}</td>
+              <td>{fmt(auc.perMap[i], 3)}</td>
+            </tr>
+          ))}
+          <tr data-testid="maps-auc-row" data-kind="intensity" data-auc={auc.intensity}>
+            <td title="similarity = −|HU − HU at the click|, per voxel">raw intensity baseline</td>
+            <td>{fmt(auc.intensity, 3)}</td>
+          </tr>
+        </tbody>
+      </table>
+    </div>
   );
 }
 

@@ -3,6 +3,7 @@
 // the map store, lay it over the viewer, export it. Not React; the panel calls these and draws the store.
 import { cropCentre, cropOriginNear, defaultStride, mapStats, mapToScan, sampleAt } from '../../eval/similarityMap';
 import { mapNiftiGz } from '../../eval/niftiExport';
+import { mapAuc } from '../../eval/mapAuc';
 import { voxelToWorld, worldToVoxel } from '../../preprocess/geometry';
 import { loadRun } from '../../persist/checkpoints';
 import { useDatasetStore } from '../../store/datasetStore';
@@ -195,6 +196,7 @@ function assemble(result: SimilarityMapResult, query: MapQuery, wallMs: number):
     };
   });
   return {
+    auc: volume.labels ? structureAuc(maps, volume.data, volume.labels, volume.dims, queryOnScan) : undefined,
     volumeId: result.volumeId,
     volumeName: volume.name,
     query,
@@ -209,6 +211,20 @@ function assemble(result: SimilarityMapResult, query: MapQuery, wallMs: number):
     scanAffine: volume.affine,
     maps,
   };
+}
+
+/** AUC of each map (and of raw intensity) for the structure under the click, on the scan's grid. */
+function structureAuc(maps: ComputedMap[], hu: ArrayLike<number>, labels: ArrayLike<number>, dims: Vec3, click: number[]): MapResultInfo['auc'] {
+  const perMap: number[] = [];
+  let first: Extract<ReturnType<typeof mapAuc>, { ok: true }> | null = null;
+  for (const m of maps) {
+    const a = mapAuc({ map: m.scan, labels, hu, dims, click });
+    if (!a.ok) return { ok: false, reason: a.reason };
+    first ??= a;
+    perMap.push(a.auc);
+  }
+  if (!first) return { ok: false, reason: 'no map' };
+  return { ok: true, structure: first.structure, perMap, intensity: first.intensityAuc, positives: first.positives };
 }
 
 /** The automatic colour range of a map: from its 90th percentile (the most similar tenth of the scan) to its maximum. */

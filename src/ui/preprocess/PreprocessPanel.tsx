@@ -1,16 +1,22 @@
 // Preprocessing settings (presets + editable spacing and HU window) and the "as the model sees it" view.
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { PREPROCESS_PRESETS, type PreprocessPresetName, type PreprocessSettings } from '../../preprocess/settings';
 import { loadedScans, settingsKey, useDatasetStore } from '../../store/datasetStore';
+import { preprocessSettingsOf } from '../../store/runConfig';
+import { useRunStore } from '../../store/runStore';
 import { num } from '../dataset/format';
 import { ensurePreprocessed } from './preprocessActions';
 
 const PRESET_NAMES = Object.keys(PREPROCESS_PRESETS) as PreprocessPresetName[];
 
 export function PreprocessPanel() {
-  const settings = useDatasetStore((s) => s.preprocessSettings);
-  const preset = useDatasetStore((s) => s.preprocessPreset);
-  const setSettings = useDatasetStore((s) => s.setPreprocessSettings);
+  // The run's settings are the preprocessing settings: one source of truth (the Train tab shows the same fields).
+  const draft = useRunStore((s) => s.draft);
+  const settings = useMemo(() => preprocessSettingsOf(draft), [draft]);
+  const locked = useRunStore((s) => s.phase !== 'idle' && s.phase !== 'error');
+  const preset = PRESET_NAMES.find((n) => sameSettings(PREPROCESS_PRESETS[n].settings, settings)) ?? 'custom';
+  const setSettings = (next: Pick<PreprocessSettings, 'spacing' | 'huWindow'>) =>
+    useRunStore.setState((s) => ({ draft: { ...s.draft, spacing: [...next.spacing], huWindow: [...next.huWindow] } }));
   const showPre = useDatasetStore((s) => s.showPreprocessed);
   const setShowPre = useDatasetStore((s) => s.setShowPreprocessed);
   const rows = useDatasetStore((s) => s.rows);
@@ -21,7 +27,7 @@ export function PreprocessPanel() {
   const scans = loadedScans({ rows, volumes });
   const key = settingsKey(settings);
 
-  const edit = (patch: Partial<PreprocessSettings>) => setSettings({ ...settings, ...patch }, 'custom');
+  const edit = (patch: Partial<PreprocessSettings>) => setSettings({ ...settings, ...patch });
 
   return (
     <div className="panel preprocess" data-testid="preprocess-panel">
@@ -29,10 +35,11 @@ export function PreprocessPanel() {
         <h3>Preset</h3>
         <select
           value={preset}
+          disabled={locked}
           data-testid="preprocess-preset"
           onChange={(e) => {
             const name = e.target.value as PreprocessPresetName | 'custom';
-            if (name !== 'custom') setSettings(PREPROCESS_PRESETS[name].settings, name);
+            if (name !== 'custom') setSettings(PREPROCESS_PRESETS[name].settings);
           }}
         >
           {PRESET_NAMES.map((n) => (
@@ -173,4 +180,9 @@ function NumberField(props: { label: string; value: number; min: number; max: nu
       />
     </label>
   );
+}
+
+/** A preset matches when its spacing and HU window do (the padding size is the run's training region). */
+function sameSettings(a: Pick<PreprocessSettings, 'spacing' | 'huWindow'>, b: Pick<PreprocessSettings, 'spacing' | 'huWindow'>): boolean {
+  return a.spacing.every((v, i) => v === b.spacing[i]) && a.huWindow.every((v, i) => v === b.huWindow[i]);
 }

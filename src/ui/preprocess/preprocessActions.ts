@@ -3,6 +3,8 @@
 import { preprocessInWorker } from '../../preprocess/client';
 import type { PreprocessedVolume } from '../../volume/volume';
 import { settingsKey, useDatasetStore } from '../../store/datasetStore';
+import { preprocessSettingsOf } from '../../store/runConfig';
+import { useRunStore } from '../../store/runStore';
 
 const inFlight = new Map<string, Promise<PreprocessedVolume>>();
 
@@ -11,7 +13,7 @@ export function ensurePreprocessed(volumeId: string): Promise<PreprocessedVolume
   const s = useDatasetStore.getState();
   const vol = s.volumes[volumeId];
   if (!vol) return Promise.reject(new Error(`volume ${volumeId} is not loaded`));
-  const settings = s.preprocessSettings;
+  const settings = preprocessSettingsOf(useRunStore.getState().draft);
   const key = settingsKey(settings);
   const cached = s.preprocessed[volumeId];
   if (cached && cached.key === key) return Promise.resolve(cached.volume);

@@ -92,7 +92,8 @@ export function ClusterPanel() {
           <p className="muted">
             One process per GPU (NCCL), or CPU processes (gloo); add <code>--amp</code> for mixed precision on CUDA. Each
             process trains B = {config?.batchVolumes} volumes per step. Checkpoints land in <code>cluster-run/</code> as
-            <code> .voco</code> files: bring one back with <b>Import run…</b> above. See docs/cluster.md.
+            <code> .voco</code> files: bring one back with <b>Import run…</b> above. With Debian's torch 1.13 on Python 3.11
+            add <code>--redirects 1 --tee 1</code> to torchrun. See docs/cluster.md.
           </p>
         </div>
       ) : null}

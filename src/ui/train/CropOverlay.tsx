@@ -52,12 +52,16 @@ export function voxelBoxToWorld(
 export function regionWorldBoxes(region: StepMetrics['regions'][number], geometry: Pick<RunVolumeGeometry, 'affine'>, gridN: number, cropSize: number): WorldBox[] {
   const out: WorldBox[] = [];
   const side = gridN * cropSize;
-  out.push({ ...voxelBoxToWorld(geometry, region.origin, [side, side, cropSize]), kind: 'region', index: 0 });
+  // Whole-volume mode: boxes live on the resized copy; scale them back onto the volume.
+  const k = region.scale ?? [1, 1, 1];
+  const box = (o: readonly number[], size: number[]) =>
+    voxelBoxToWorld(geometry, o.map((v, a) => v * k[a]), size.map((v, a) => v * k[a]));
+  out.push({ ...box(region.origin, [side, side, cropSize]), kind: 'region', index: 0 });
   let bases = 0;
   let randoms = 0;
   for (const c of region.crops as CropBox[]) {
     const index = c.kind === 'base' ? bases++ : randoms++;
-    out.push({ ...voxelBoxToWorld(geometry, c.origin, [c.size, c.size, c.size]), kind: c.kind, index });
+    out.push({ ...box(c.origin, [c.size, c.size, c.size]), kind: c.kind, index });
   }
   return out;
 }
@@ -215,7 +219,12 @@ export function centreViewerOnRegion(): boolean {
   const geometry = selected ? run.geometry[selected] : undefined;
   if (!entry || !geometry || !run.config) return false;
   const side = run.config.gridN * run.config.cropSize;
-  const { min, max } = voxelBoxToWorld(geometry, entry.region.origin, [side, side, run.config.cropSize]);
+  const k = entry.region.scale ?? [1, 1, 1];
+  const { min, max } = voxelBoxToWorld(
+    geometry,
+    entry.region.origin.map((v, a) => v * k[a]),
+    [side * k[0], side * k[1], run.config.cropSize * k[2]],
+  );
   const centre = [0, 1, 2].map((a) => (min[a] + max[a]) / 2);
   for (const nv of overlay.views()) {
     nv.scene.crosshairPos = nv.mm2frac(centre as [number, number, number]);

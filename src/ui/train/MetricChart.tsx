@@ -27,9 +27,11 @@ export interface MetricChartProps {
   yRange?: [number, number];
   /** Axis value formatter. */
   format?: (v: number) => string;
+  /** The series have values on some steps only (NaN elsewhere, e.g. health): join the points across the gaps. */
+  sparse?: boolean;
 }
 
-export function MetricChart({ testId, title, series, height = 150, log = false, smoothing = 0, yRange, format }: MetricChartProps) {
+export function MetricChart({ testId, title, series, height = 150, log = false, smoothing = 0, yRange, format, sparse = false }: MetricChartProps) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const emas = useRef(series.map(() => new IncrementalEma()));
@@ -47,6 +49,7 @@ export function MetricChart({ testId, title, series, height = 150, log = false, 
     const ys = series.map((s, i) => {
       const raw = runHistory.column(s.column);
       const v = w > 0 ? emas.current[i].update(raw, w, runHistory.generation) : raw;
+      if (sparse) return Array.from(v, (y) => (Number.isFinite(y) && (!log || y > 0) ? y : null));
       if (!log) return v;
       // uPlot's log scale needs positive values: others become gaps.
       return Array.from(v, (y) => (y > 0 ? y : null));
@@ -85,7 +88,7 @@ export function MetricChart({ testId, title, series, height = 150, log = false, 
       hooks: { draw: [drawMarkers] },
       series: [
         { label: 'step' },
-        ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? 1.5, points: { show: false }, value: (_u: uPlot, v: number | null) => (v == null ? '–' : fmtValue(v)) })),
+        ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? 1.5, spanGaps: sparse, points: { show: sparse, size: 4 }, value: (_u: uPlot, v: number | null) => (v == null ? '–' : fmtValue(v)) })),
       ],
     };
     const u = new uPlot(opts, [[], ...series.map(() => [])] as uPlot.AlignedData, el);

@@ -5,6 +5,7 @@ import { PRESETS, paramCount } from '../../model/presets';
 import { loadedScans, useDatasetStore } from '../../store/datasetStore';
 import {
   BACKEND_CHOICES,
+  DATA_MODE_CHOICES,
   cropsPerStep,
   estimateStepMemory,
   formatBytes,
@@ -21,18 +22,26 @@ import { downloadBytes } from './download';
 export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locked: boolean }) {
   const draft = useRunStore((s) => s.draft);
   const scans = useDatasetStore(useShallow((s) => loadedScans(s)));
+  // Why a volume is not ticked by default (duplicate, not HU, constant, a label map…), by volume id.
+  const excluded = useDatasetStore(
+    useShallow((s) => Object.fromEntries(s.rows.flatMap((r) => (r.volumeId && r.exclude ? [[r.volumeId, r.exclude]] : [])))),
+  ) as Record<string, string>;
   const set = (patch: Partial<RunConfig>) => useRunStore.setState((s) => ({ draft: { ...s.draft, ...patch } }));
   const fileInput = useRef<HTMLInputElement>(null);
 
-  // Newly loaded scans join the run; removed ones leave it.
+  // Newly loaded scans join the run unless something speaks against it (the reason is shown); removed ones leave it.
+  // A label map pairs with its scan only when its batch ends: wait for that before deciding.
+  const pairing = useDatasetStore((s) => s.rows.some((r) => r.pendingLabel));
   useEffect(() => {
+    if (pairing) return;
     const ids = scans.map((v) => v.id);
     const fresh = ids.filter((id) => !seenScans.has(id));
     fresh.forEach((id) => seenScans.add(id));
     const { draft: d } = useRunStore.getState();
     const kept = d.volumeIds.filter((id) => ids.includes(id));
-    if (fresh.length || kept.length !== d.volumeIds.length) set({ volumeIds: [...kept, ...fresh.filter((id) => !kept.includes(id))] });
-  }, [scans]);
+    const join = fresh.filter((id) => !kept.includes(id) && !excluded[id]);
+    if (join.length || kept.length !== d.volumeIds.length) set({ volumeIds: [...kept, ...join] });
+  }, [scans, excluded, pairing]);
 
   const preset = PRESETS[draft.preset];
   const params = preset && Number.isInteger(draft.cropSize) && draft.cropSize % preset.patch === 0 ? paramCount(preset, draft.cropSize) : null;
@@ -60,9 +69,11 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
         <ul className="volume-pick">
           {scans.map((v) => {
             const est = resampledRasDims(v.dims, v.affine, draft.spacing);
-            const small = [0, 1, 2].some((a) => est[a] < region[a]);
+            // Whole-volume mode resizes every scan to the region: nothing is padded.
+            const small = (draft.dataMode ?? 'region') === 'region' && [0, 1, 2].some((a) => est[a] < region[a]);
+            const padded = est.map((d, a) => Math.max(d, region[a]));
             return (
-              <li key={v.id}>
+              <li key={v.id} data-testid="volume-pick-row" data-name={v.name}>
                 <label>
                   <input
                     type="checkbox"
@@ -74,10 +85,16 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
                     }
                   />
                   <span className="volume-name">{v.name}</span>
-                  <span className={small ? 'warn' : 'muted'} title="voxel counts after resampling to the target spacing">
+                  <span className="muted" data-testid="volume-size" title="voxel counts after resampling to the target spacing (RAS order, as preprocessing gives them)">
                     {est.join('×')}
+                    {small ? ` → padded to ${padded.join('×')}` : ''}
                   </span>
                 </label>
+                {excluded[v.id] ? (
+                  <div className="warn small" data-testid="volume-exclude">
+                    not ticked: {excluded[v.id]}
+                  </div>
+                ) : null}
               </li>
             );
           })}
@@ -109,9 +126,21 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
           <NumField label="volumes / batch B" testId="cfg-batchVolumes" value={draft.batchVolumes} onChange={(batchVolumes) => set({ batchVolumes })} issue={fieldIssue('batchVolumes')} />
           <NumField label="random crops sw" testId="cfg-randomCrops" value={draft.randomCrops} onChange={(randomCrops) => set({ randomCrops })} issue={fieldIssue('randomCrops')} />
         </div>
-        <p className="muted facts">
-          region {region.join('×')} voxels = {region.map((r, a) => Math.round(r * draft.spacing[a])).join('×')} mm
+        <Row label="data mode">
+          <select data-testid="cfg-dataMode" value={draft.dataMode ?? 'region'} onChange={(e) => set({ dataMode: e.target.value as RunConfig['dataMode'] })}>
+            {DATA_MODE_CHOICES.map((m) => (
+              <option key={m} value={m}>
+                {m === 'region' ? 'random region of each scan' : 'whole scan resized to the region'}
+              </option>
+            ))}
+          </select>
+        </Row>
+        <p className="muted facts" data-testid="data-mode-facts">
+          {(draft.dataMode ?? 'region') === 'region'
+            ? `region ${region.join('×')} voxels = ${region.map((r, a) => Math.round(r * draft.spacing[a])).join('×')} mm, cut at random from each scan`
+            : `each whole scan resized to ${region.join('×')} voxels (the reference's mode for whole-body and head-neck data); maps still use the scan's own grid`}
         </p>
+        <Issue text={fieldIssue('dataMode')} />
         <Issue text={fieldIssue('cropSize')} />
 
         <h3>Preprocessing</h3>

@@ -9,6 +9,7 @@ import { useRunStore } from '../../store/runStore';
 import { ClusterPanel } from './ClusterPanel';
 import { CropOverlayControls } from './CropOverlay';
 import { LivePlots } from './LivePlots';
+import { HealthPanel } from './HealthPanel';
 import { PositionHeatmaps } from './PositionHeatmaps';
 import { RunControls } from './RunControls';
 import { RunSetupPanel } from './RunSetupPanel';
@@ -90,6 +91,7 @@ export function TrainPanel() {
       </section>
       <RunControls onStart={onStart} startBlocked={startBlocked} />
       <LivePlots />
+      <HealthPanel />
       <PositionHeatmaps />
       <CropOverlayControls />
       <ClusterPanel />

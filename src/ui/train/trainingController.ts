@@ -17,7 +17,7 @@ import type { ImportReport } from '../../model/checkpoints/keyMap';
 import type { ImportedWeight } from '../../model/checkpoints/open';
 import type { EncoderPreset } from '../../model/presets';
 import { setImportedModelSink } from './modelImport';
-import { regionSize } from '../../store/runConfig';
+import { preprocessSettingsOf, regionSize } from '../../store/runConfig';
 import {
   beginRun,
   ingestStep,
@@ -369,7 +369,7 @@ export class TrainingController {
   }
 
   private async configure(config: RunConfig, volumes: Volume[]): Promise<void> {
-    const settings: PreprocessSettings = { spacing: config.spacing, huWindow: config.huWindow, minSize: regionSize(config) };
+    const settings: PreprocessSettings = preprocessSettingsOf(config);
     const pre: PreprocessedVolume[] = [];
     for (const v of volumes) {
       setPhase('preparing', `Preprocessing ${v.name}…`);

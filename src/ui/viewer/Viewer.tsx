@@ -1,8 +1,11 @@
 // The viewer: the selected scan (or its preprocessed version, "as the model sees it") in NiiVue,
 // multiplanar + 3-D, CT window presets, and a crosshair readout in HU and millimetres.
+import { preprocessSettingsOf } from '../../store/runConfig';
+import { useRunStore } from '../../store/runStore';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { settingsKey, useDatasetStore } from '../../store/datasetStore';
 import { ensurePreprocessed } from '../preprocess/preprocessActions';
+import { displayLabels } from '../../ingest/displayCopy';
 import { num } from '../dataset/format';
 import { NiivueView, type Readout, type ViewImage, type ViewLayout } from './niivueView';
 import { FIXED_WINDOWS, windowRange, type WindowName } from './windows';
@@ -32,7 +35,8 @@ export function Viewer() {
   const row = useDatasetStore((s) => s.rows.find((r) => r.volumeId != null && r.volumeId === s.selectedId));
   const showPre = useDatasetStore((s) => s.showPreprocessed);
   const setShowPre = useDatasetStore((s) => s.setShowPreprocessed);
-  const settings = useDatasetStore((s) => s.preprocessSettings);
+  const draft = useRunStore((s) => s.draft);
+  const settings = useMemo(() => preprocessSettingsOf(draft), [draft]);
   const pre = useDatasetStore((s) => (s.selectedId ? s.preprocessed[s.selectedId] : undefined));
   const preStatus = useDatasetStore((s) => (s.selectedId ? s.preprocessStatus[s.selectedId] : undefined));
   const loading = useDatasetStore((s) => s.batchesStarted > s.batchesDone);
@@ -65,6 +69,20 @@ export function Viewer() {
     if (!volume) return null;
     if (preReady && pre)
       return { ...pre.volume, key: `${volume.id}|pre|${pre.key}`, name: `${volume.name} (preprocessed)`, mode: 'preprocessed' };
+    const d = volume.display;
+    // Over the display budget: the ingest worker's downsampled copy (the readout still gives the file's voxel).
+    if (d)
+      return {
+        key: volume.id,
+        name: volume.name,
+        dims: d.dims,
+        spacing: d.spacing,
+        affine: d.affine,
+        data: d.data,
+        labels: volume.labels ? displayLabels(volume.labels, volume.dims, d) : undefined,
+        index: { dims: volume.dims, affine: volume.affine },
+        mode: 'scan',
+      };
     return { ...volume, key: volume.id, mode: 'scan' };
   }, [volume, preReady, pre]);
 
@@ -107,7 +125,14 @@ export function Viewer() {
   const hu = (v: number) => (preprocessedMode ? settings.huWindow[0] + v * (settings.huWindow[1] - settings.huWindow[0]) : v);
 
   return (
-    <div className="viewer" data-testid="viewer" data-shown={shown?.name ?? ''} data-mode={shown?.mode ?? ''} data-busy={busy}>
+    <div
+      className="viewer"
+      data-testid="viewer"
+      data-shown={shown?.name ?? ''}
+      data-mode={shown?.mode ?? ''}
+      data-busy={busy}
+      data-display-dims={image ? image.dims.join('×') : ''}
+    >
       <div className="viewer-toolbar">
         <div className="seg" role="group" aria-label="Layout">
           {LAYOUTS.map((l) => (
@@ -170,6 +195,12 @@ export function Viewer() {
           </div>
         )}
         {failure && <div className="viewer-badge bad">{failure}</div>}
+        {busy && image && <div className="viewer-badge" data-testid="viewer-preparing">preparing the view of {image.name}…</div>}
+        {image?.mode === 'scan' && volume?.display && (
+          <div className="viewer-badge low" data-testid="viewer-display-note" title="NiiVue draws on the main thread: a big volume is shown as a block-averaged copy so the page stays responsive">
+            shown downsampled {volume.display.factor}× ({volume.display.dims.join('×')}) · training uses all {volume.dims.join('×')} voxels
+          </div>
+        )}
       </div>
       <div className="viewer-status" data-testid="viewer-readout">
         <span className="readout-name">{shown?.name ?? '—'}</span>
@@ -178,10 +209,10 @@ export function Viewer() {
             <span data-testid="readout-value">
               {preprocessedMode ? `${num(readout.value, 3)} (≈ ${num(hu(readout.value), 0)} HU)` : `${num(readout.value, 1)} HU`}
             </span>
-            <span data-testid="readout-mm">
+            <span data-testid="readout-mm" data-mm={readout.mm.join(',')}>
               {readout.mm.map((v) => num(v, 1)).join(', ')} mm
             </span>
-            <span className="muted" data-testid="readout-vox">
+            <span className="muted" data-testid="readout-vox" title="voxel index in the file's own storage order">
               voxel {readout.vox.join(', ')}
             </span>
             {readout.label != null && readout.label > 0 && <span>label {readout.label}</span>}

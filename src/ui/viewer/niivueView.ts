@@ -2,6 +2,7 @@
 // is separate from rendering (one Niivue instance on one canvas, WebGL2).
 import { MULTIPLANAR_TYPE, Niivue, NVImage, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
 import { niftiBytes } from '../../ingest/niftiWrite';
+import { worldToVoxel } from '../../preprocess/geometry';
 import type { VoxelArray } from '../../volume/volume';
 
 export type ViewLayout = 'mpr' | 'axial' | 'coronal' | 'sagittal' | 'render';
@@ -16,12 +17,14 @@ export interface ViewImage {
   affine: number[][];
   data: VoxelArray;
   labels?: Uint8Array | Uint16Array | Int32Array;
+  /** The grid the readout's voxel index refers to, when the pixels shown are a downsampled copy of it. */
+  index?: { dims: [number, number, number]; affine: number[][] };
 }
 
 export interface Readout {
   /** World position in mm (RAS). */
   mm: [number, number, number];
-  /** Voxel index in the shown image. */
+  /** Voxel index in the shown image's own storage order (the file's i, j, k; not NiiVue's internal RAS index). */
   vox: [number, number, number];
   /** Voxel value (HU for scans; 0..1 for preprocessed). */
   value: number;
@@ -173,7 +176,11 @@ export class NiivueView {
     if (img?.key === this.shownKey) return this.setWindow(window);
     const t0 = performance.now();
     const base = img ? await loadViewImage(img) : null;
+    // Building the image and uploading it are each one long main-thread task: let the page breathe between them.
+    await new Promise((r) => setTimeout(r, 0));
     const t1 = performance.now();
+    // Named spans of main-thread time, so that tests can tell the viewer's GL work from the rest of the page.
+    if (img) performance.measure('viewer-build', { start: t0, end: t1 });
     for (const v of [...this.nv.volumes]) this.nv.removeVolume(v);
     this.image = img;
     this.base = base;
@@ -184,11 +191,12 @@ export class NiivueView {
       return;
     }
     this.applyWindow(base);
+    this.nv.scene.crosshairPos = [0.5, 0.5, 0.5] as unknown as typeof this.nv.scene.crosshairPos;
+    // addVolume uploads the texture and draws (updateGLVolume): once, not twice.
     this.nv.addVolume(base);
     if (this.labelsVisible) await this.addLabels();
-    this.nv.scene.crosshairPos = [0.5, 0.5, 0.5] as unknown as typeof this.nv.scene.crosshairPos;
-    this.nv.updateGLVolume();
     this.nv.createOnLocationChange();
+    performance.measure('viewer-upload', { start: t1, end: performance.now() });
     console.info(`[viewer] ${img!.name}: NiiVue image built in ${(t1 - t0).toFixed(0)} ms, uploaded and drawn in ${(performance.now() - t1).toFixed(0)} ms`);
   }
 
@@ -254,7 +262,13 @@ export class NiivueView {
   private readout(loc: unknown): Readout {
     const l = loc as { mm: ArrayLike<number>; vox: ArrayLike<number>; values: { value: number }[] };
     const mm: [number, number, number] = [l.mm[0], l.mm[1], l.mm[2]];
-    const vox: [number, number, number] = [l.vox[0], l.vox[1], l.vox[2]];
+    // NiiVue's `vox` indexes its RAS-reoriented copy; the file's own index comes from the image's affine.
+    let vox: [number, number, number] = [l.vox[0], l.vox[1], l.vox[2]];
+    if (this.image) {
+      const grid = this.image.index ?? this.image;
+      const f = worldToVoxel(grid.affine, mm);
+      vox = f.map((v, a) => Math.min(grid.dims[a] - 1, Math.max(0, Math.round(v)))) as [number, number, number];
+    }
     const value = l.values?.[0]?.value ?? NaN;
     const label = this.labels ? l.values?.[1]?.value : undefined;
     return { mm, vox, value, label };

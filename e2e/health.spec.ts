@@ -1,0 +1,63 @@
+// The default recipe learns in the browser, and the Health panel shows it: the bundled samples (abdomen + chest CT),
+// the run setup's defaults except the tiny preset and a short schedule, backend auto (wasm on a machine without a
+// GPU). Asserts the loss trends down (mean of the last third below the first third's), and that the Health panel
+// holds a diagnosis, ranks, calibration and its charts. Screenshot: artifacts/screenshots/health-panel.png.
+import { expect, test } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { rowNamed } from './helpers/ingest';
+
+const SHOTS = resolve('artifacts/screenshots');
+const STEPS = Number(process.env.HEALTH_E2E_STEPS ?? 90);
+
+interface RunHook {
+  column(name: string): number[];
+  health(): { step: number; health: { studentRank: number; teacherRank: number; rankMax: number; window: number; diagnosis: { level: string; text: string }[]; calibration: { pairs: number } } } | null;
+}
+
+test('default recipe, tiny preset: the loss trends down and the Health panel fills', async ({ page }) => {
+  test.setTimeout(110_000);
+  mkdirSync(SHOTS, { recursive: true });
+  page.on('pageerror', (e) => console.log('[pageerror]', e.message));
+  await page.goto('/');
+  await expect(rowNamed(page, 'sample-ct.nii.gz')).toHaveCount(1, { timeout: 60_000 });
+  await expect(rowNamed(page, 'sample-chest-ct.nii.gz')).toHaveCount(1, { timeout: 60_000 });
+  await expect(page.getByTestId('dataset')).toHaveAttribute('data-busy', 'false', { timeout: 60_000 });
+  await page.getByTestId('tab-train').click();
+  await expect(page.getByTestId('health-empty')).toBeVisible();
+  await page.getByTestId('cfg-preset').selectOption('tiny');
+  await page.getByTestId('cfg-totalSteps').fill(String(STEPS));
+  await page.getByTestId('cfg-checkpointEvery').fill('0');
+  await expect(page.getByTestId('config-issues')).toHaveCount(0);
+  await page.getByTestId('btn-start').click();
+  await expect(page.getByTestId('run-phase')).toHaveText('done', { timeout: 90_000 });
+
+  const losses = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.column('loss'));
+  expect(losses).toHaveLength(STEPS);
+  const third = Math.floor(STEPS / 3);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const first = mean(losses.slice(0, third));
+  const last = mean(losses.slice(-third));
+  console.log(`[health] ${STEPS} steps: mean loss of the first third ${first.toFixed(3)}, of the last third ${last.toFixed(3)}`);
+  expect(last).toBeLessThan(first);
+
+  const h = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.health());
+  expect(h).not.toBeNull();
+  expect(h!.step).toBeGreaterThanOrEqual(STEPS - 5);
+  expect(h!.health.rankMax).toBeGreaterThan(1);
+  expect(h!.health.studentRank).toBeGreaterThan(1);
+  expect(h!.health.calibration.pairs).toBeGreaterThan(0);
+  const panel = page.getByTestId('health-panel');
+  await expect(panel.getByTestId('health-diagnosis').locator('li')).toHaveCount(h!.health.diagnosis.length);
+  await expect(panel.getByTestId('health-rank')).toContainText(`of ${h!.health.rankMax}`);
+  await expect(panel.getByTestId('health-calibration')).toContainText('pairs');
+  // Health rides on every 5th step; the charts hold a point (or a gap) per step of the history.
+  for (const id of ['plot-health-rank', 'plot-health-std', 'plot-health-agreement', 'plot-health-gradnorm']) {
+    await expect(panel.getByTestId(id)).toHaveAttribute('data-points', String(STEPS));
+  }
+  const ranks = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.column('studentRank'));
+  expect(ranks.filter(Number.isFinite).length).toBe(Math.ceil(STEPS / 5));
+  await panel.scrollIntoViewIfNeeded();
+  await panel.screenshot({ path: resolve(SHOTS, 'health-panel.png') });
+  await page.getByTestId('live-plots').screenshot({ path: resolve(SHOTS, 'health-loss.png') });
+});

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { expect, test } from '@playwright/test';
+
+// The authors' VoCo backbone in Chromium (WebGPU through SwiftShader where there is no GPU) against their PyTorch
+// fixture (VOCO_SWIN_FIXTURE, default test/fixtures/voco-swin/): every tensor within 1e-4; fails if the backend that
+// ran was not webgpu or a GPU error (uncapturederror) fired. Build and serve:
+//   npx vite build --outDir dist-swin && PW_PORT=4205 PW_OUTDIR=dist-swin PW_RESULTS=test-results-swin \
+//     npx playwright test e2e/swin-parity.spec.ts
+
+type Harness = { selftest: { swinParity: typeof import('../src/selftest/swinParity') }; selftestReady: boolean };
+
+const FIXTURE = process.env.VOCO_SWIN_FIXTURE ?? resolve(import.meta.dirname, '../test/fixtures/voco-swin');
+
+test('VoCo Swin backbone on webgpu equals the authors\' PyTorch fixture (forward, heads, gradients)', async ({ page }) => {
+  test.setTimeout(1_800_000);
+  page.on('pageerror', (err) => console.log(`[page error] ${err.message}`));
+  await page.goto('/selftest.html');
+  await page.waitForFunction(() => (window as unknown as Harness).selftestReady === true);
+  const fixture = {
+    config: readFileSync(join(FIXTURE, 'swin-fs12.json'), 'utf8'),
+    weights: readFileSync(join(FIXTURE, 'swin-fs12.safetensors')).toString('base64'),
+    io: readFileSync(join(FIXTURE, 'swin-fs12-io.safetensors')).toString('base64'),
+  };
+  const report = await page.evaluate((f) => (window as unknown as Harness).selftest.swinParity.runSwinParityIn('webgpu', f), fixture);
+  for (const d of report.diffs) console.log(`[swin-parity chromium ${report.backend}] ${d.name.padEnd(70)} ${d.relError.toExponential(2)} (per element ${d.elementError.toExponential(2)})`);
+  console.log(`[swin-parity chromium] forward ${report.ms.forward} ms, gradient ${report.ms.gradient} ms`);
+  expect(report.error).toBeNull();
+  expect(report.backend, 'the backend that ran must be webgpu').toBe('webgpu');
+  expect(report.gpuErrors).toEqual([]);
+  expect(report.diffs.length).toBeGreaterThanOrEqual(20);
+  for (const d of report.diffs) {
+    expect(d.maxAbsWant, `${d.name} is all zeros`).toBeGreaterThan(0);
+    expect(d.tolerance).toBeLessThanOrEqual(d.name.includes('end to end') ? 1e-3 : 1e-4);
+    expect(d.relError, d.name).toBeLessThanOrEqual(d.tolerance);
+  }
+});

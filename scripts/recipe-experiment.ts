@@ -1,0 +1,458 @@
+// The recipe experiment (docs/recipe.md): trains the studio's Trainer under Node on the bundled CTs with one
+// configuration, and scores it on a scan held out from training — position-prediction accuracy, and similarity-map
+// AUCs (src/eval/mapAuc) for clicks inside labelled structures of the abdomen CT — against the same model untrained
+// and the raw-intensity baseline. One JSON line per evaluation point on stdout and in --out.
+//
+//   RECIPE_ARGS='--name base --train chest --steps 200 --eval 0,100,200 --set {"preset":"S","lr":3e-4}' npm run recipe
+//
+// (Runs under Vitest, which loads tfjs's wasm backend in Node the way the unit tests do; the arguments come in
+// RECIPE_ARGS, split on spaces — write --set JSON without spaces. Options: --train chest|abdomen|both,
+// --heldout abdomen|chest, --steps N, --eval a,b,c, --set JSON (RunConfig fields), --seed S, --split k,
+// --backend wasm|cpu, --regions R (held-out position regions), --map-stride s, --no-maps, --out file.)
+//
+// The training volumes: `chest`, `abdomen` or `both`; `--split k` cuts each training scan into k slabs along z
+// (more distinct volumes for the inter-volume term, from fewer patients). Budget runs in steps; docs/recipe.md
+// converts steps to the 5-minute target with the measured browser step time.
+import { test } from 'vitest';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerBackends } from '../src/backend/backends';
+import { Trainer, healthTensor } from '../src/worker/trainer';
+import { HealthTracker } from '../src/voco/health';
+import { DEFAULT_RUN_CONFIG } from '../src/store/runConfig';
+import { preprocessVolume } from '../src/preprocess/preprocess';
+import { worldToVoxel } from '../src/preprocess/geometry';
+import { PRESETS, VocoModel } from '../src/model';
+import { packVolumes } from '../src/kernels/packVolumes';
+import { sampleCrops } from '../src/kernels/cropSampler';
+import { planBatch, type CropSpec } from '../src/voco/cropPlan';
+import { positionLogits } from '../src/voco/losses';
+import { Rng } from '../src/voco/rng';
+import { trainingVolume } from '../src/voco/wholeVolume';
+import { cosineToQuery, cropOriginNear, mapToScan, plainCrop, slidingWindowGrid, windowCount, windowCrops } from '../src/eval/similarityMap';
+import { mapAuc, structureClick } from '../src/eval/mapAuc';
+import { argmaxAccuracy } from '../src/eval/metrics';
+import { niftiVolume } from '../test/helpers/niftiNode';
+import { colorAt } from '../src/ui/maps/colormaps';
+import { encodePng } from './png';
+import type { RunConfig, StepMetrics } from '../src/worker/protocol';
+import type { PreprocessedVolume, Volume } from '../src/volume/volume';
+
+const argv = (process.env.RECIPE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const opt = (name: string, fallback?: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
+};
+const root = resolve(import.meta.dirname, '..');
+const DATA = process.env.VOCO_TEST_DATA ?? resolve(root, 'test/data');
+const ABDOMEN = resolve(DATA, 'ct-abdomen-totalseg/example_ct.nii.gz');
+const ABDOMEN_SEG = resolve(DATA, 'ct-abdomen-totalseg/example_seg_fast_force_split.nii.gz');
+const CHEST = resolve(DATA, 'ct-chest-elastix/chest_ct_derived_4x.nii.gz');
+
+/** Structures clicked for the map AUC (TotalSegmentator v2 ids). */
+const STRUCTURES: [number, string][] = [
+  [5, 'liver'],
+  [1, 'spleen'],
+  [2, 'kidney_right'],
+  [3, 'kidney_left'],
+  [52, 'aorta'],
+  [31, 'vertebrae_L1'],
+  [29, 'vertebrae_L3'],
+];
+
+const name = opt('name', 'run')!;
+const trainOn = opt('train', 'chest')!;
+const heldOut = opt('heldout', trainOn === 'chest' ? 'abdomen' : trainOn === 'abdomen' ? 'chest' : 'abdomen')!;
+const steps = Number(opt('steps', '100'));
+const evalAt = (opt('eval', `0,${steps}`) ?? '').split(',').map(Number).filter((v) => v >= 0 && v <= steps);
+const split = Number(opt('split', '1'));
+const backend = opt('backend', 'wasm')!;
+const mapStride = Number(opt('map-stride', '0'));
+const out = resolve(root, opt('out', `artifacts/recipe/${name}.jsonl`)!);
+const overrides = JSON.parse(opt('set', '{}')!) as Partial<RunConfig>;
+const positionRegions = Number(opt('regions', '24'));
+
+const config: RunConfig = {
+  ...DEFAULT_RUN_CONFIG,
+  backend: backend as RunConfig['backend'],
+  checkpointEvery: 0,
+  ...overrides,
+  volumeIds: [],
+};
+// The schedule (warmup, cosine decay) spans the run unless --total says otherwise.
+config.totalSteps = Number(opt('total', String(steps)));
+if (opt('seed')) config.seed = Number(opt('seed'));
+
+function log(msg: string) {
+  process.stderr.write(`[recipe ${name}] ${msg}\n`);
+}
+
+function emit(rec: Record<string, unknown>) {
+  const line = JSON.stringify({ name, ...rec });
+  console.log(line);
+  mkdirSync(dirname(out), { recursive: true });
+  appendFileSync(out, line + '\n');
+}
+
+/** Cuts a preprocessed volume into k slabs along z (each at least r deep, padded by the preprocessing). */
+function slabs(v: PreprocessedVolume, k: number, minDepth: number): PreprocessedVolume[] {
+  if (k <= 1) return [v];
+  const [nx, ny, nz] = v.dims;
+  const depth = Math.max(minDepth, Math.floor(nz / k));
+  const outVols: PreprocessedVolume[] = [];
+  for (let s = 0; s < k; s++) {
+    const z0 = Math.min(nz - depth, Math.round((s * (nz - depth)) / Math.max(1, k - 1)));
+    const data = v.data.slice(z0 * nx * ny, (z0 + depth) * nx * ny);
+    const affine = v.affine.map((row) => [...row]);
+    for (let a = 0; a < 3; a++) affine[a][3] += v.affine[a][2] * z0;
+    outVols.push({ ...v, id: `${v.id}#${s}`, name: `${v.name} slab ${s}`, dims: [nx, ny, depth], data, affine, labels: undefined });
+  }
+  return outVols;
+}
+
+/**
+ * --time B:32,S:16,tiny:16: step times of several presets/crop sizes, interleaved in one process (so machine load
+ * hits all alike), with and without the training-health record; prints the median ms per step of each and its
+ * ratio to the first (the browser-measured reference converts these to the 5-minute budget).
+ */
+async function timing(spec: string) {
+  registerBackends({ wasmThreads: Number(opt('threads', '1')) });
+  await tf.setBackend(backend);
+  await tf.ready();
+  const reps = Number(opt('reps', '5'));
+  const combos = spec.split(',').map((c) => {
+    const [preset, r] = c.split(':');
+    return { preset, r: Number(r) };
+  });
+  const trainers: { label: string; trainer: Trainer; health: boolean; ms: number[] }[] = [];
+  for (const c of combos) {
+    const minSize: [number, number, number] = [3 * c.r, 3 * c.r, c.r];
+    const settings = { spacing: config.spacing, huWindow: config.huWindow, minSize };
+    const vols = [preprocessVolume(niftiVolume(ABDOMEN, { id: 'abdomen' }), settings), preprocessVolume(niftiVolume(CHEST, { id: 'chest' }), settings)];
+    for (const health of [false, true]) {
+      const t = await Trainer.create({ ...config, preset: c.preset, cropSize: c.r, volumeIds: ['abdomen', 'chest'], totalSteps: 1000 }, vols);
+      t.healthEvery = health ? 1 : 0;
+      await t.step(); // warm-up (kernel set-up, first allocations)
+      trainers.push({ label: `${c.preset} r=${c.r}${health ? ' +health every step' : ''}`, trainer: t, health, ms: [] });
+    }
+  }
+  const healthMs: number[] = [];
+  // The device part of health alone (reductions + Gram matrices of the projections, read back) and the pure part,
+  // timed between the steps on projections of a step's shape: its cost per step is this ÷ healthEvery.
+  const probe: Record<string, number[]> = {};
+  const tracker = new HealthTracker(0);
+  for (let k = 0; k < reps; k++) {
+    for (const t of trainers) {
+      const m = await t.trainer.step();
+      t.ms.push(m.stepMs);
+      tracker.add(m);
+      if (m.health) healthMs.push(m.health.ms);
+      if (t.health) continue;
+      const p = PRESETS[t.trainer.preset.name];
+      const rows = config.batchVolumes * (config.gridN ** 2 + config.randomCrops);
+      const s0 = tf.randomNormal([rows, p.headOut]) as tf.Tensor2D;
+      const t0 = tf.randomNormal([rows, p.headOut]) as tf.Tensor2D;
+      await s0.data();
+      await t0.data();
+      const a = performance.now();
+      const h = healthTensor(s0, t0);
+      const v = (await h.data()) as Float32Array;
+      tracker.report({ studentStdMin: v[0], studentStdMean: v[1], teacherStdMin: v[2], teacherStdMean: v[3], agreement: v[4], studentGram: v.slice(5, 5 + rows * rows), teacherGram: v.slice(5 + rows * rows), rows }, 0);
+      (probe[t.label] ??= []).push(performance.now() - a);
+      tf.dispose([s0, t0, h]);
+    }
+  }
+  const ref = median(trainers[0].ms);
+  const rows = trainers.map((t) => ({ label: t.label, medianMs: Math.round(median(t.ms)), ratio: +(median(t.ms) / ref).toFixed(3) }));
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    const healthOnly = median(probe[rows[i].label] ?? []);
+    emit({
+      timing: rows[i].label, medianMs: rows[i].medianMs, ratioToFirst: rows[i].ratio, withHealthEveryStepMs: rows[i + 1].medianMs,
+      healthMs: +healthOnly.toFixed(2), healthShareEvery1: +(healthOnly / rows[i].medianMs).toFixed(4), healthShareEvery5: +(healthOnly / 5 / rows[i].medianMs).toFixed(4),
+      reps, load: loadavg().map((x) => +x.toFixed(2)),
+    });
+  }
+  emit({ healthPureMsMedian: +median(healthMs).toFixed(2) });
+  trainers.forEach((t) => t.trainer.dispose());
+}
+
+async function main() {
+  if (![ABDOMEN, CHEST].every(existsSync)) throw new Error(`test data missing under ${DATA}`);
+  if (opt('time')) return timing(opt('time')!);
+  registerBackends({ wasmThreads: Number(opt('threads', '1')) });
+  await tf.setBackend(backend);
+  await tf.ready();
+  const load = loadavg();
+  const n = config.gridN;
+  const r = config.cropSize;
+  const minSize: [number, number, number] = [n * r, n * r, r];
+  const settings = { spacing: config.spacing, huWindow: config.huWindow, minSize };
+  const abdomenScan: Volume = niftiVolume(ABDOMEN, { id: 'abdomen', labelsPath: ABDOMEN_SEG });
+  const chestScan: Volume = niftiVolume(CHEST, { id: 'chest' });
+  const pre: Record<string, PreprocessedVolume> = {
+    abdomen: preprocessVolume(abdomenScan, settings),
+    chest: preprocessVolume(chestScan, settings),
+  };
+  const trainScans = trainOn === 'both' ? ['abdomen', 'chest'] : [trainOn];
+  const trainVols = trainScans.flatMap((id) => slabs(pre[id], split, r));
+  // One scan split in one piece: the batch pairs it with itself (two regions of the same scan).
+  config.volumeIds = trainVols.map((v) => v.id);
+  if (config.batchVolumes > trainVols.length && trainVols.length < 2) log(`one training volume: each batch holds it ${config.batchVolumes} times`);
+  log(`train on ${trainVols.map((v) => `${v.id} ${v.dims.join('×')}`).join(', ')}; held out ${heldOut}; ${steps} steps; ${backend}; load ${load.map((x) => x.toFixed(2)).join(' ')}`);
+  log(`config ${JSON.stringify({ ...config, volumeIds: undefined })}`);
+
+  const trainer = await Trainer.create(config, trainVols);
+  const initial = VocoModel.create(PRESETS[config.preset], r, config.seed);
+  const history: StepMetrics[] = [];
+  const t0 = performance.now();
+  let stepMsSum = 0;
+  try {
+    for (let s = 0; s <= steps; s++) {
+      if (evalAt.includes(s)) {
+        const te = performance.now();
+        const state = await trainer.exportState();
+        const model = VocoModel.create(PRESETS[config.preset], r, config.seed);
+        model.loadWeights(state.weights);
+        try {
+          const evals = await evaluate(model, initial, pre, abdomenScan, s === evalAt[0], s === steps);
+          const last = history.slice(-Math.max(1, Math.floor(history.length / 3)));
+          const first = history.slice(0, Math.max(1, Math.floor(history.length / 3)));
+          const mean = (xs: StepMetrics[], k: keyof StepMetrics) => xs.reduce((a, m) => a + (m[k] as number), 0) / Math.max(1, xs.length);
+          emit({
+            step: s,
+            ...evals,
+            loss: history.length ? { first: mean(first, 'loss'), last: mean(last, 'loss'), intraLast: mean(last, 'intra'), interLast: mean(last, 'inter'), regLast: mean(last, 'reg') } : null,
+            trainAccLast: history.length ? trainAccuracy(last) : null,
+            gradNormMedian: history.length ? median(history.map((m) => m.gradNorm ?? NaN)) : null,
+            stepMsMean: history.length ? stepMsSum / history.length : null,
+            evalMs: Math.round(performance.now() - te),
+            elapsedS: Math.round((performance.now() - t0) / 1000),
+            load: loadavg().map((x) => +x.toFixed(2)),
+            config: { ...config, volumeIds: config.volumeIds },
+            train: trainOn,
+            split,
+            heldOut,
+          });
+        } finally {
+          model.dispose();
+        }
+      }
+      if (s === steps) {
+        const r3 = (k: 'loss' | 'intra' | 'inter' | 'reg') => history.map((m) => +m[k].toFixed(3));
+        emit({ step: s, curves: { loss: r3('loss'), intra: r3('intra'), inter: r3('inter'), reg: r3('reg') } });
+        break;
+      }
+      const m = await trainer.step();
+      stepMsSum += m.stepMs;
+      history.push(m);
+      if (s % 25 === 0) log(`step ${s} loss ${m.loss.toFixed(3)} (intra ${m.intra.toFixed(3)} inter ${m.inter.toFixed(3)} reg ${m.reg.toFixed(3)}) ‖g‖ ${m.gradNorm?.toFixed(2)} ${m.stepMs.toFixed(0)} ms`);
+    }
+  } finally {
+    trainer.dispose();
+    initial.dispose();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+function trainAccuracy(ms: StepMetrics[]): number {
+  const preds: number[] = [];
+  const truth: number[] = [];
+  for (const m of ms)
+    m.labels.forEach((vol, b) =>
+      vol.forEach((l, s) => {
+        truth.push(...l);
+        preds.push(...m.predictions[b][s]);
+      }),
+    );
+  return argmaxAccuracy(preds, truth, config.gridN ** 2);
+}
+
+/** Embeddings of crops of one packed volume, batched. */
+async function embed(model: VocoModel, packed: tf.Tensor1D, layout: ReturnType<typeof packVolumes>['layout'], crops: CropSpec[]): Promise<Float32Array> {
+  const dim = model.embedDim;
+  const outRows = new Float32Array(crops.length * dim);
+  const batch = Math.max(4, Math.floor(2 ** 19 / config.cropSize ** 3));
+  for (let i = 0; i < crops.length; i += batch) {
+    const e = tf.tidy(() => model.embed(sampleCrops(packed, layout, crops.slice(i, i + batch), config.cropSize, model.preset.patch)));
+    outRows.set((await e.data()) as Float32Array, i * dim);
+    e.dispose();
+  }
+  return outRows;
+}
+
+/** Position accuracy on a scan, planned as training plans it (mode-aware), no augmentation. */
+async function positionAccuracy(model: VocoModel, v: PreprocessedVolume): Promise<{ acc: number; chance: number }> {
+  const n = config.gridN;
+  const r = config.cropSize;
+  const sw = 4;
+  const tv = trainingVolume(v.data, v.dims, config.dataMode ?? 'region', n, r);
+  const { data, layout } = packVolumes([{ dims: tv.dims, data: tv.data }]);
+  const packed = tf.tensor1d(data);
+  const rng = new Rng(12345);
+  const preds: number[] = [];
+  const truth: number[] = [];
+  try {
+    for (let k = 0; k < positionRegions; k += 2) {
+      const plan = planBatch(rng, [tv.dims], [0, 0], { n, r, sw, augment: null });
+      const bases = plan.volumes.flatMap((p) => p.bases);
+      const randoms = plan.volumes.flatMap((p) => p.randoms);
+      const emb = await embed(model, packed, layout, [...bases, ...randoms]);
+      const logits = tf.tidy(() => {
+        const all = tf.tensor2d(emb, [bases.length + randoms.length, model.embedDim]);
+        const [, xs] = tf.split(model.student(all, false), [bases.length, randoms.length], 0) as tf.Tensor2D[];
+        const [bt] = tf.split(model.teacher(all), [bases.length, randoms.length], 0) as tf.Tensor2D[];
+        return positionLogits(xs, bt);
+      });
+      const vals = (await logits.data()) as Float32Array;
+      logits.dispose();
+      const nb = n * n;
+      plan.volumes.forEach((p, gi) => {
+        for (let s = 0; s < sw; s++) {
+          const row = gi * sw + s;
+          for (let b = 0; b < nb; b++) preds.push(vals[row * bases.length + gi * nb + b]);
+          truth.push(...p.labels[s]);
+        }
+      });
+    }
+  } finally {
+    packed.dispose();
+  }
+  const nb = n * n;
+  let chance = 0;
+  for (let i = 0; i < truth.length / nb; i++) {
+    const row = truth.slice(i * nb, (i + 1) * nb);
+    const m = Math.max(...row);
+    chance += row.filter((x) => x >= m - 1e-9).length / nb;
+  }
+  return { acc: argmaxAccuracy(preds, truth, nb), chance: chance / (truth.length / nb) };
+}
+
+let untrainedCache: Record<string, number> | null = null;
+/** --png DIR: at the last evaluation, one picture per structure (untrained | trained map on the click's axial slice). */
+let pngDir: string | null = null;
+
+/**
+ * Untrained (left) and trained (right) map on the axial slice through the click, each over the CT in a soft-tissue
+ * window, coloured (inferno) from the map's own 90th percentile to its maximum like the Maps tab's auto range; the
+ * clicked structure's outline in green, the click as a cyan cross. Oriented as the Maps tab (right → right, anterior up).
+ */
+function slicePicture(scan: Volume, untrained: Float32Array, trained: Float32Array, click: number[], structure: number): Uint8Array {
+  const [nx, ny] = scan.dims;
+  const z = click[2];
+  const scale = 3;
+  const gap = 6;
+  const W = (2 * nx + 0) * scale + gap;
+  const H = ny * scale;
+  const rgb = new Uint8Array(W * H * 3).fill(40);
+  const flipX = scan.affine[0][0] < 0;
+  const flipY = scan.affine[1][1] > 0;
+  const labels = scan.labels!;
+  [untrained, trained].forEach((map, panel) => {
+    const slice: number[] = [];
+    for (let i = 0; i < nx * ny; i++) {
+      const v = map[z * nx * ny + i];
+      if (Number.isFinite(v)) slice.push(v);
+    }
+    slice.sort((a, b) => a - b);
+    const lo = slice[Math.floor(0.9 * (slice.length - 1))];
+    const hi = slice[slice.length - 1];
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++) {
+        const i = z * nx * ny + y * nx + x;
+        const g = Math.round(Math.min(1, Math.max(0, (Number(scan.data[i]) + 160) / 400)) * 255);
+        let c: [number, number, number] = [g, g, g];
+        const v = map[i];
+        if (Number.isFinite(v) && v > lo) {
+          const m = colorAt('inferno', (v - lo) / Math.max(1e-6, hi - lo));
+          c = [0, 1, 2].map((k) => Math.round(c[k] * 0.35 + m[k] * 0.65)) as [number, number, number];
+        }
+        const inside = labels[i] === structure;
+        const edge = inside && [[1, 0], [-1, 0], [0, 1], [0, -1]].some(([dx, dy]) => {
+          const xx = x + dx, yy = y + dy;
+          return xx < 0 || yy < 0 || xx >= nx || yy >= ny || labels[z * nx * ny + yy * nx + xx] !== structure;
+        });
+        if (edge) c = [80, 255, 80];
+        if ((x === click[0] && Math.abs(y - click[1]) <= 2) || (y === click[1] && Math.abs(x - click[0]) <= 2)) c = [0, 230, 255];
+        const px = flipX ? nx - 1 - x : x;
+        const py = flipY ? ny - 1 - y : y;
+        for (let sy = 0; sy < scale; sy++) {
+          for (let sx = 0; sx < scale; sx++) {
+            const o = 3 * ((py * scale + sy) * W + panel * (nx * scale + gap) + px * scale + sx);
+            rgb[o] = c[0];
+            rgb[o + 1] = c[1];
+            rgb[o + 2] = c[2];
+          }
+        }
+      }
+    }
+  });
+  return encodePng(W, H, rgb);
+}
+
+/** Similarity-map AUCs on the abdomen CT for clicks deep inside each structure: trained, untrained, intensity. */
+async function mapAucs(model: VocoModel, initial: VocoModel, v: PreprocessedVolume, scan: Volume, withUntrained: boolean) {
+  const r = config.cropSize;
+  const stride = mapStride || Math.max(2, Math.round(r / 2));
+  const grid = slidingWindowGrid(v.dims, r, stride);
+  const { data, layout } = packVolumes([{ dims: v.dims, data: v.data }]);
+  const packed = tf.tensor1d(data);
+  const crops = windowCrops(grid, 0, 0, windowCount(grid));
+  const models: [string, VocoModel][] = withUntrained || !untrainedCache ? [['trained', model], ['untrained', initial]] : [['trained', model]];
+  const rowsBy: Record<string, Float32Array> = {};
+  try {
+    for (const [k, m] of models) rowsBy[k] = await embed(m, packed, layout, crops);
+    const res: Record<string, { trained: number; untrained: number; intensity: number }> = {};
+    for (const [id, label] of STRUCTURES) {
+      const click = structureClick(scan.labels!, scan.dims, id);
+      if (!click) continue;
+      const mm = [0, 1, 2].map((a) => scan.affine[a][0] * click[0] + scan.affine[a][1] * click[1] + scan.affine[a][2] * click[2] + scan.affine[a][3]);
+      const p = worldToVoxel(v.affine, mm);
+      const origin = cropOriginNear(p, r);
+      const aucs: Record<string, number> = {};
+      let intensity = NaN;
+      const pictures: Float32Array[] = [];
+      for (const [k, m] of models) {
+        const q = await embed(m, packed, layout, [plainCrop(0, origin)]);
+        const values = cosineToQuery(rowsBy[k], m.embedDim, q);
+        const { scan: onScan } = mapToScan(values, grid, v, { dims: scan.dims, affine: scan.affine });
+        const a = mapAuc({ map: onScan, labels: scan.labels!, hu: scan.data, dims: scan.dims, click });
+        if (!a.ok) throw new Error(`${label}: ${a.reason}`);
+        aucs[k] = a.auc;
+        intensity = a.intensityAuc;
+        pictures.push(onScan);
+      }
+      if (pngDir && pictures.length === 2) {
+        const file = resolve(pngDir, `maps-${name}-${label}.png`);
+        writeFileSync(file, slicePicture(scan, pictures[1], pictures[0], click, id));
+      }
+      if (aucs.untrained === undefined) aucs.untrained = untrainedCache![label];
+      res[label] = { trained: aucs.trained, untrained: aucs.untrained, intensity };
+    }
+    if (!untrainedCache) untrainedCache = Object.fromEntries(Object.entries(res).map(([k, x]) => [k, x.untrained]));
+    const vals = Object.values(res);
+    const mean = (f: (x: (typeof vals)[number]) => number) => vals.reduce((a, x) => a + f(x), 0) / vals.length;
+    return { perStructure: res, mean: { trained: mean((x) => x.trained), untrained: mean((x) => x.untrained), intensity: mean((x) => x.intensity) }, windows: crops.length, stride };
+  } finally {
+    packed.dispose();
+  }
+}
+
+async function evaluate(model: VocoModel, initial: VocoModel, pre: Record<string, PreprocessedVolume>, abdomenScan: Volume, first: boolean, last: boolean) {
+  const held = await positionAccuracy(model, pre[heldOut]);
+  const seen = trainOn === 'both' ? null : await positionAccuracy(model, pre[trainOn === 'chest' ? 'chest' : 'abdomen']);
+  const png = opt('png');
+  pngDir = png && last ? resolve(root, png) : null;
+  if (pngDir) mkdirSync(pngDir, { recursive: true });
+  const maps = argv.includes('--no-maps') ? null : await mapAucs(model, initial, pre.abdomen, abdomenScan, first || !!pngDir);
+  return { heldOutAcc: held.acc, chance: held.chance, trainScanAcc: seen?.acc ?? null, maps };
+}
+
+test(`recipe experiment ${name}`, main, 24 * 3600_000);

@@ -1,0 +1,32 @@
+// Shared by the Swin parity tests (cpu/wasm and webgpu): the fixture files as bytes, and the checks on a report.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { VOCO_SWIN_FIXTURE } from './paths';
+import type { SwinParityReport } from '../../src/selftest/swinParity';
+
+
+export function fixtureBytes() {
+  return {
+    config: readFileSync(join(VOCO_SWIN_FIXTURE, 'swin-fs12.json'), 'utf8'),
+    weights: new Uint8Array(readFileSync(join(VOCO_SWIN_FIXTURE, 'swin-fs12.safetensors'))),
+    io: new Uint8Array(readFileSync(join(VOCO_SWIN_FIXTURE, 'swin-fs12-io.safetensors'))),
+  };
+}
+
+export function checkReport(report: SwinParityReport, backend: string): void {
+  for (const d of report.diffs) console.log(`[swin-parity ${backend}] ${d.name.padEnd(70)} ${d.relError.toExponential(2)} (per element ${d.elementError.toExponential(2)}, max |want| ${d.maxAbsWant.toPrecision(3)}, ${d.count})`);
+  console.log(`[swin-parity ${backend}] forward ${report.ms.forward} ms, gradient ${report.ms.gradient} ms`);
+  expect(report.error).toBeNull();
+  expect(report.backend).toBe(backend);
+  expect(report.gpuErrors).toEqual([]);
+  const names = report.diffs.map((d) => d.name);
+  for (const want of ['swin.hidden0', 'swin.hidden4', 'enc0', 'enc4.pooled', 'embedding', 'student', 'teacher']) expect(names).toContain(want);
+  expect(names.filter((n) => n.startsWith('grad.')).length).toBeGreaterThanOrEqual(1);
+  for (const d of report.diffs) {
+    expect(d.maxAbsWant, `${d.name} is all zeros`).toBeGreaterThan(0);
+    expect(d.tolerance).toBeLessThanOrEqual(d.name.includes('end to end') ? 1e-3 : 1e-4);
+    expect(d.relError, d.name).toBeLessThanOrEqual(d.tolerance);
+  }
+}
+
