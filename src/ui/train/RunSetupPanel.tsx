@@ -44,7 +44,15 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
   }, [scans, excluded, pairing]);
 
   const preset = PRESETS[draft.preset];
-  const params = preset && Number.isInteger(draft.cropSize) && draft.cropSize % preset.patch === 0 ? paramCount(preset, draft.cropSize) : null;
+  // paramCount validates the crop size (a Swin preset refuses r < 64): an unusable size shows no count, and the
+  // validation below says why.
+  const params = (() => {
+    try {
+      return preset && Number.isInteger(draft.cropSize) && draft.cropSize % preset.patch === 0 ? paramCount(preset, draft.cropSize) : null;
+    } catch {
+      return null;
+    }
+  })();
   const memory = preset && params ? estimateStepMemory(preset, draft, params.total) : null;
   const fieldIssue = (f: ConfigIssue['field']) => issues.filter((i) => i.field === f).map((i) => i.message).join('; ') || undefined;
   const region = regionSize(draft);
