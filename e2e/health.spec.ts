@@ -61,3 +61,38 @@ test('default recipe, tiny preset: the loss trends down and the Health panel fil
   await panel.screenshot({ path: resolve(SHOTS, 'health-panel.png') });
   await page.getByTestId('live-plots').screenshot({ path: resolve(SHOTS, 'health-loss.png') });
 });
+
+test('Maps tab: structure AUCs (trained, untrained, raw intensity) beside the picture when the scan has labels', async ({ page }) => {
+  test.setTimeout(110_000);
+  const { structureClick } = await import('../src/eval/mapAuc');
+  const { readNiftiNode } = await import('../test/helpers/niftiNode');
+  const seg = readNiftiNode(resolve('test/data/ct-abdomen-totalseg/example_seg_fast_force_split.nii.gz'));
+  const click = structureClick(seg.raw, seg.dims, 5)!; // liver
+  const mm = [0, 1, 2].map((a) => seg.sform[a][0] * click[0] + seg.sform[a][1] * click[1] + seg.sform[a][2] * click[2] + seg.sform[a][3]);
+  await page.goto('/');
+  await expect(rowNamed(page, 'sample-ct.nii.gz')).toHaveCount(1, { timeout: 60_000 });
+  await expect(page.getByTestId('dataset')).toHaveAttribute('data-busy', 'false', { timeout: 60_000 });
+  await page.getByTestId('tab-train').click();
+  await page.getByTestId('cfg-preset').selectOption('tiny');
+  await page.getByTestId('cfg-totalSteps').fill('30');
+  await page.getByTestId('cfg-checkpointEvery').fill('0');
+  await page.getByTestId('btn-start').click();
+  await expect(page.getByTestId('run-phase')).toHaveText('done', { timeout: 60_000 });
+  await rowNamed(page, 'sample-ct.nii.gz').click();
+  await page.getByTestId('tab-maps').click();
+  await page.getByTestId('maps-stride').fill('16');
+  const volumeId = await rowNamed(page, 'sample-ct.nii.gz').getAttribute('data-volume-id');
+  expect(volumeId).toBeTruthy();
+  await page.evaluate(([id, p]) => (window as unknown as { __vocoMaps: { mapAt(v: string, mm: number[]): Promise<void> } }).__vocoMaps.mapAt(id, p), [volumeId!, mm] as const);
+  const auc = await page.evaluate(() => (window as unknown as { __vocoMaps: { auc(): { ok: boolean; structure?: number; perMap?: number[]; intensity?: number; reason?: string } | null } }).__vocoMaps.auc());
+  console.log(`[maps-auc] liver click: ${JSON.stringify(auc)}`);
+  expect(auc?.ok, auc?.reason).toBe(true);
+  expect(auc!.structure).toBe(5);
+  expect(auc!.perMap).toHaveLength(2);
+  for (const v of [...auc!.perMap!, auc!.intensity!]) expect(v > 0.5 && v <= 1).toBe(true);
+  const box = page.getByTestId('maps-auc');
+  await expect(box.getByTestId('maps-auc-row')).toHaveCount(3);
+  await expect(box.locator('[data-kind="intensity"]')).toContainText(auc!.intensity!.toFixed(3));
+  await expect(box.locator('[data-kind="current"]')).toContainText(auc!.perMap![0].toFixed(3));
+  await page.getByTestId('maps-result').screenshot({ path: resolve(SHOTS, 'maps-auc.png') });
+});

@@ -35,6 +35,8 @@ import { Rng } from '../src/voco/rng';
 import { trainingVolume } from '../src/voco/wholeVolume';
 import { cosineToQuery, cropOriginNear, mapToScan, plainCrop, slidingWindowGrid, windowCount, windowCrops } from '../src/eval/similarityMap';
 import { mapAuc, structureClick } from '../src/eval/mapAuc';
+import { runBenchmark } from '../src/eval/benchmark';
+import type { BenchmarkOptions } from '../src/worker/protocol';
 import { argmaxAccuracy } from '../src/eval/metrics';
 import { niftiVolume } from '../test/helpers/niftiNode';
 import { colorAt } from '../src/ui/maps/colormaps';
@@ -452,7 +454,54 @@ async function evaluate(model: VocoModel, initial: VocoModel, pre: Record<string
   pngDir = png && last ? resolve(root, png) : null;
   if (pngDir) mkdirSync(pngDir, { recursive: true });
   const maps = argv.includes('--no-maps') ? null : await mapAucs(model, initial, pre.abdomen, abdomenScan, first || !!pngDir);
-  return { heldOutAcc: held.acc, chance: held.chance, trainScanAcc: seen?.acc ?? null, maps };
+  const bench = argv.includes('--bench') && last ? await labelBenchmark(model, pre.abdomen) : null;
+  return { heldOutAcc: held.acc, chance: held.chance, trainScanAcc: seen?.acc ?? null, maps, bench };
+}
+
+/**
+ * The benchmark's label tasks (src/eval/benchmark.ts: organ probe, few-shot segmentation, retrieval) on the labelled
+ * abdomen CT, trained weights vs the same preset's random initialisation, over several split seeds (--bench-seeds).
+ */
+async function labelBenchmark(model: VocoModel, abdomen: PreprocessedVolume) {
+  const state = model.namedWeights().map(({ name, tensor }) => ({ name, shape: [...tensor.shape], data: tensor.dataSync() as Float32Array }));
+  const seeds = (opt('bench-seeds', '1,2,3') ?? '').split(',').map(Number);
+  const out: Record<string, Record<string, number[]>> = {};
+  for (const seed of seeds) {
+    const options: BenchmarkOptions = {
+      seed,
+      cropSize: config.cropSize,
+      gridN: config.gridN,
+      maxStructures: 8,
+      minStructureVoxels: 200,
+      cropsPerStructure: 8,
+      testShare: 0.3,
+      position: { regionsPerVolume: 2, randomCrops: 2 },
+      probe: { iterations: 100, l2: 1e-3 },
+      segmentation: { shots: 4, testCrops: 4, iterations: 20, fineTune: false, lr: 0.01, hidden: 16 },
+      retrieval: { k: 3 },
+    };
+    const result = await runBenchmark(
+      {
+        tasks: ['organ-probe', 'few-shot-seg', 'retrieval'],
+        options,
+        volumes: [abdomen],
+        evalVolumeIds: [abdomen.id],
+        pretrainVolumeIds: trainOn === 'chest' ? [] : [abdomen.id],
+        labelNames: {},
+        weights: [
+          { id: 'random', label: 'random init', preset: config.preset, cropSize: config.cropSize, seed: config.seed, step: 0, source: 'initial' },
+          { id: 'trained', label: 'trained', preset: config.preset, cropSize: config.cropSize, seed: config.seed, step: steps, source: 'run', weights: state },
+        ],
+      },
+      { emit: () => {}, cancelled: () => false, yield: () => Promise.resolve() },
+    );
+    for (const sc of result.scores) {
+      const key = `${sc.task}/${sc.metric}`;
+      ((out[key] ??= {})[sc.weightsId] ??= []).push(sc.value);
+    }
+    log(`benchmark seed ${seed}: ${result.scores.map((sc) => `${sc.weightsId} ${sc.task}/${sc.metric} ${sc.value.toFixed(3)}`).join('; ')}`);
+  }
+  return out;
 }
 
 test(`recipe experiment ${name}`, main, 24 * 3600_000);

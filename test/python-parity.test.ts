@@ -25,6 +25,7 @@ import { PYTHON, PYTHON_DIR, pythonEnv, requireTorch, runChecked } from './helpe
 
 const config: RunConfig = {
   ...DEFAULT_RUN_CONFIG,
+  dataMode: 'region', // the Python twin cuts random regions only
   volumeIds: ['abdomen', 'chest'],
   preset: 'tiny',
   gridN: 2,

@@ -21,7 +21,7 @@ import { DATA } from './helpers/paths';
 import { PYTHON, PYTHON_DIR, TORCHRUN, pythonEnv, requireTorch, runChecked } from './helpers/python';
 
 const config: RunConfig = {
-  ...DEFAULT_RUN_CONFIG, volumeIds: ['abdomen', 'chest'], preset: 'tiny', gridN: 2, cropSize: 8,
+  ...DEFAULT_RUN_CONFIG, dataMode: 'region', volumeIds: ['abdomen', 'chest'], preset: 'tiny', gridN: 2, cropSize: 8,
   warmupSteps: 2, totalSteps: 40, lr: 1e-3, seed: 5, backend: 'cpu', checkpointEvery: 0,
 };
 const STUDIO_STEPS = 2;

@@ -14,6 +14,7 @@ import { PRESETS, paramCount } from '../src/model/presets';
 function swinConfig(over: Partial<RunConfig> = {}): RunConfig {
   return {
     ...DEFAULT_RUN_CONFIG,
+    dataMode: 'region',
     volumeIds: ['abdomen', 'chest'],
     preset: 'swin-tiny',
     gridN: 2,

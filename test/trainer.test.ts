@@ -14,6 +14,7 @@ import { DEFAULT_RUN_CONFIG } from '../src/store/runConfig';
 function tinyConfig(over: Partial<RunConfig> = {}): RunConfig {
   return {
     ...DEFAULT_RUN_CONFIG,
+    dataMode: 'region', // the region-mode loop (whole-volume mode: test/voco-whole-volume.test.ts)
     volumeIds: ['abdomen', 'chest'],
     preset: 'tiny',
     cropSize: 8,

@@ -345,6 +345,13 @@ export function followStoreWithLayer(): void {
 /** window.__vocoMaps: read the maps back in browser tests (values, where the maximum is, what the viewer holds). */
 export function installDebugHook(): void {
   (window as unknown as { __vocoMaps: unknown }).__vocoMaps = {
+    /** Maps the point `mm` (world, RAS) of a run volume, as a click there would; resolves when the job ends. */
+    mapAt: async (volumeId: string, mm: [number, number, number]) => {
+      const q = queryAtPoint(volumeId, mm);
+      if (typeof q === 'string') throw new Error(q);
+      await startMap(q);
+    },
+    auc: () => useMapStore.getState().result?.auc ?? null,
     state: () => {
       const s = useMapStore.getState();
       return {
