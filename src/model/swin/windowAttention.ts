@@ -44,13 +44,14 @@ function scoresOp(windows: number, heads: number, mask: tf.Tensor2D | null) {
     const per = chunkWindows(windows, heads, n);
     const rows = per * heads;
     // bias + mask for one chunk of `per` windows starting at window w0 of a crop: [per·heads, n, n]
-    const biasFor = (w0: number): tf.Tensor3D => {
+    // The backward pass must use the SAVED bias (tfjs keeps a clone): the forward's input may be gone by then (wasm).
+    const biasFor = (w0: number, bias: tf.Tensor2D): tf.Tensor3D => {
       const b = tf.reshape(bias, [1, heads, n * n]);
       const m = mask ? tf.reshape(tf.slice(mask, [w0, 0], [per, n * n]), [per, 1, n * n]) : null;
       return tf.reshape(m ? tf.add(b, m) : tf.tile(b, [per, 1, 1]), [rows, n, n]);
     };
-    const probs = (qc: tf.Tensor3D, kc: tf.Tensor3D, w0: number): tf.Tensor3D => {
-      const s = tf.add(tf.matMul(qc, kc, false, true), biasFor(w0));
+    const probs = (qc: tf.Tensor3D, kc: tf.Tensor3D, w0: number, b: tf.Tensor2D): tf.Tensor3D => {
+      const s = tf.add(tf.matMul(qc, kc, false, true), biasFor(w0, b));
       return tf.reshape(tf.softmax(tf.reshape(s, [rows * n, n])), [rows, n, n]);
     };
     const chunks: tf.Tensor3D[] = [];
@@ -59,7 +60,7 @@ function scoresOp(windows: number, heads: number, mask: tf.Tensor2D | null) {
         tf.tidy(() => {
           const at = [w * heads, 0, 0];
           const size = [rows, n, q.shape[2]];
-          return tf.matMul(probs(tf.slice(q, at, size), tf.slice(k, at, size), w % windows), tf.slice(v, at, size));
+          return tf.matMul(probs(tf.slice(q, at, size), tf.slice(k, at, size), w % windows, bias), tf.slice(v, at, size));
         }),
       );
     }
@@ -69,6 +70,7 @@ function scoresOp(windows: number, heads: number, mask: tf.Tensor2D | null) {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [qs, ks, vs] = saved as tf.Tensor3D[];
+        const bs = saved[3] as tf.Tensor2D;
         const dq: tf.Tensor3D[] = [];
         const dk: tf.Tensor3D[] = [];
         const dv: tf.Tensor3D[] = [];
@@ -81,7 +83,7 @@ function scoresOp(windows: number, heads: number, mask: tf.Tensor2D | null) {
             const kc = tf.slice(ks, at, size);
             const vc = tf.slice(vs, at, size);
             const g = tf.slice(dy as tf.Tensor3D, at, size);
-            const p = probs(qc, kc, w % windows);
+            const p = probs(qc, kc, w % windows, bs);
             const dp = tf.matMul(g, vc, false, true);
             const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), 2, true))) as tf.Tensor3D;
             const db = tf.sum(tf.reshape(ds, [per, heads, n * n]), 0) as tf.Tensor2D;
