@@ -308,6 +308,8 @@ async function main() {
         await call('close', h);
       }
     } else report.similarityMap = { status: 'n/a', note: quick ? 'not run with --quick' : flag('no-map') ? '--no-map' : 'no backend chosen' };
+
+    if (!flag('no-conv3d')) report.conv3d = await benchConv3dShapes(page, backends);
   } finally {
     await browser.close();
     stopPreview();
@@ -330,7 +332,7 @@ async function main() {
   }
   report.machine.loadavgEnd = loadavg();
   writeFileSync(join(outDir, 'bench.json'), JSON.stringify(report, null, 2));
-  const md = markdown(report);
+  const md = markdown(report) + conv3dMarkdown(report.conv3d);
   writeFileSync(join(outDir, 'bench.md'), md);
   console.log('\n' + md);
   log(`wrote ${join('bench', 'out', 'bench.json')} and bench.md`);
@@ -456,3 +458,41 @@ main().catch((e) => {
   console.error('[bench] failed:', e);
   process.exit(1);
 });
+
+// ---- conv3d kernels (src/kernels/conv3d.ts) at the VoCo-B encoder-block shapes -------------------------------------
+
+/**
+ * Forward and forward+backward ms of one 3×3×3 conv3d per VoCo-B (feature size 48) encoder-block shape, one crop,
+ * per backend, through window.selftest.conv3d.benchConv3d (median of the timed rounds after a warm-up round).
+ * --quick keeps the three smaller shapes; --no-conv3d skips it.
+ */
+async function benchConv3dShapes(page, backendList) {
+  const shapes = [[[64, 64, 64], 1, 48], [[32, 32, 32], 48, 48], [[16, 16, 16], 96, 96], [[8, 8, 8], 192, 192], [[2, 2, 2], 768, 768]];
+  const picked = quick ? shapes.slice(2) : shapes;
+  const results = [];
+  for (const backend of backendList) {
+    for (const [dims, cin, cout] of picked) {
+      try {
+        const r = await page.evaluate(([b, d, i, o, n]) => window.selftest.conv3d.benchConv3d(b, 1, d, i, o, n), [backend, dims, cin, cout, quick ? 1 : 2]);
+        r.gflopForward = (2 * dims[0] * dims[1] * dims[2] * 27 * cin * cout) / 1e9;
+        results.push(r);
+        log(`conv3d ${r.backend} ${r.shape}: forward ${fmt(r.forwardMs, 0)} ms, forward+backward ${fmt(r.forwardBackwardMs, 0)} ms`);
+      } catch (e) {
+        results.push({ backend, shape: `1×${dims.join('×')}×${cin}→${cout}`, error: firstLine(e) });
+      }
+    }
+  }
+  return { loadavg: loadavg(), results };
+}
+
+function conv3dMarkdown(c) {
+  if (!c) return '';
+  const lines = ['', '## conv3d (VoCo-B encoder-block shapes, one crop, 3×3×3, stride 1)', '',
+    `Load average ${c.loadavg.map((x) => x.toFixed(1)).join('/')} at the end.`, '',
+    '| backend | shape | GFLOP fwd | forward ms | forward+backward ms |', '|---|---|---|---|---|'];
+  for (const r of c.results) {
+    lines.push(r.error ? `| ${r.backend} | ${r.shape} | | error: ${r.error} | |`
+      : `| ${r.backend} | ${r.shape} | ${fmt(r.gflopForward, 2)} | ${fmt(r.forwardMs, 0)} | ${fmt(r.forwardBackwardMs, 0)} |`);
+  }
+  return lines.join('\n') + '\n';
+}

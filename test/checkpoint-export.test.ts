@@ -199,7 +199,7 @@ describe('a run exported as weights (persist/weightsExport)', () => {
         metrics: { columns: {}, length: 0 },
       }) as unknown as import('../src/persist/savedRun').SavedRun;
     const ref = run(weights, 'VoCo-custom', 17);
-    expect(weightsFormats(ref)).toEqual(['pt', 'safetensors']);
+    expect(weightsFormats(ref, PRESETS)).toEqual(['pt', 'safetensors']);
     for (const format of ['pt', 'safetensors'] as const) {
       const { name, pieces } = exportRunWeights(ref, format, PRESETS);
       expect(name).toBe(`voco-VoCo-custom-step17-1970-01-01.${format}`);
@@ -215,8 +215,40 @@ describe('a run exported as weights (persist/weightsExport)', () => {
     const m = VocoModel.create(PRESETS.tiny, 16, 1);
     const vit = run(await m.readWeights(), 'tiny', 3);
     m.dispose();
-    expect(weightsFormats(vit)).toEqual(['safetensors']);
+    expect(weightsFormats(vit, PRESETS)).toEqual(['safetensors']);
     expect(exportRunWeights(vit, 'safetensors', PRESETS).name).toMatch(/^voco-tiny-step3-.*\.safetensors$/);
     expect(() => exportRunWeights(vit, 'pt', PRESETS)).toThrow(/exports as \.safetensors/);
+  });
+});
+
+describe('through the reference model (swin-tiny = feature size 12, 128-wide heads)', () => {
+  it('fixture → saved run (model layout) → VocoModel.loadWeights → readWeights → .pt: bit for bit, and the model loads what the import made', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    const { VocoModel } = await import('../src/model/vocoModel');
+    const { PRESETS } = await import('../src/model/presets');
+    const { DEFAULT_RUN_CONFIG } = await import('../src/store/runConfig');
+    const { importedRun } = await import('../src/persist/importedRun');
+    const { referenceModelKeys } = await import('../src/persist/referenceLayout');
+    const { exportRunWeights } = await import('../src/persist/weightsExport');
+    const preset = PRESETS['swin-tiny'];
+    const { report, opened } = await inspectCheckpoint(bytesSource(fixture('swin-fs12.safetensors'), 'swin-fs12.safetensors'));
+    const weights = await readMappedWeights(opened, report);
+    const run = importedRun(report, weights, { preset: 'swin-tiny', base: DEFAULT_RUN_CONFIG, cropSize: 64, toModel: (w) => w, modelKeys: referenceModelKeys(preset) });
+    const model = VocoModel.create(preset, 64, 1);
+    try {
+      expect(run.state.weights.map((w) => [w.name, w.shape])).toEqual(model.storedShapes().map((w) => [w.name, w.shape]));
+      model.loadWeights(run.state.weights);
+      const back = await model.readWeights();
+      const { pieces } = exportRunWeights({ ...run, state: { ...run.state, weights: back } }, 'pt', PRESETS);
+      const again = await inspectCheckpoint(bytesSource(concatBytes(pieces), 'again.pt'));
+      expect(again.report.usable).toBe(true);
+      const reread = await readMappedWeights(again.opened, again.report);
+      expect(reread.map((w) => w.name)).toEqual(weights.map((w) => w.name));
+      reread.forEach((w, i) => expect(sha(float32Bytes(w.data)), w.name).toBe(sha(float32Bytes(weights[i].data))));
+    } finally {
+      model.dispose();
+    }
   });
 });

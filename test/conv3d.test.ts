@@ -2,7 +2,7 @@
 // weight gradient against a literal float64 convolution, on cpu, wasm and WebGPU under Node (Dawn), for edge
 // shapes (odd sizes, Cout not a multiple of 4, k = 1, a 1³ volume, Cin = 1, several workgroups and split-K chunks).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initNodeWebgpu, type NodeWebgpuResult } from './helpers/nodeWebgpu';
+import { initNodeWebgpu, requireWebgpu, SKIP_NODE_WEBGPU, type NodeWebgpuResult } from './helpers/nodeWebgpu';
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 
@@ -142,11 +142,10 @@ describe('conv3d against a float64 reference', () => {
       });
     }
   }
+});
 
-  it('WebGPU starts under Node', () => {
-    expect(gpu.reason).toBe('');
-    expect(gpu.ok).toBe(true);
-  });
+describe.skipIf(SKIP_NODE_WEBGPU)('conv3d on WebGPU (Dawn) against a float64 reference', () => {
+  beforeAll(() => requireWebgpu(gpu));
 
   for (const c of CASES) {
     it(`webgpu: ${c.name}`, async () => {
@@ -163,7 +162,9 @@ describe('conv3d against a float64 reference', () => {
       checkCase(r, c, 1e-4);
     });
   }
+});
 
+describe('conv3d options', () => {
   it('inputGradient: false skips dx (zeros) and keeps dw', async () => {
     await tf.setBackend('cpu');
     const c = CASES[0];

@@ -189,27 +189,22 @@ export class Conv3dFilterGradProgram implements WebGPUProgram {
         ${rows.map((i) => `let a${i} = min(row0 + ${i}, K - 1);
         let ci${i} = a${i} % Cin;
         let t${i} = a${i} / Cin;
-        let od${i} = t${i} / ${k * k} - ${r};
-        let oh${i} = (t${i} / ${k}) % ${k} - ${r};
-        let ow${i} = t${i} % ${k} - ${r};`).join('\n        ')}
+        let off${i} = vec3<i32>(t${i} / ${k * k}, (t${i} / ${k}) % ${k}, t${i} % ${k}) - vec3<i32>(${r});`).join('\n        ')}
         ${rows.map((i) => `var acc${i} = vec4<f32>(0.0);`).join('\n        ')}
         let start = chunk * uniforms.chunkRows;
         let end = min(start + uniforms.chunkRows, uniforms.rows);
+        // No branches inside the voxel loop (bounds by select): per-row if-blocks inside a loop made Chromium's
+        // SwiftShader pipeline compilation run for minutes (see conv3dImplicitGemm.ts).
+        let dims = vec3<i32>(D, H, W);
         for (var m = start; m < end; m++) {
           let base = (m / V) * V;
           let p = m - base;
-          let z = p / (H * W);
-          let y = (p / W) % H;
-          let x = p % W;
+          let voxel = vec3<i32>(p / (H * W), (p / W) % H, p % W);
           ${dyLoad}
-          ${rows.map((i) => `{
-            let dd = z + od${i};
-            let hh = y + oh${i};
-            let ww = x + ow${i};
-            if (dd >= 0 && dd < D && hh >= 0 && hh < H && ww >= 0 && ww < W) {
-              acc${i} = fma(vec4<f32>(X[(base + (dd * H + hh) * W + ww) * Cin + ci${i}]), g, acc${i});
-            }
-          }`).join('\n          ')}
+          ${rows.map((i) => `let s${i} = voxel + off${i};
+          let ok${i} = all(s${i} >= vec3<i32>(0)) & all(s${i} < dims);
+          let q${i} = select(0, (base + (s${i}.x * H + s${i}.y) * W + s${i}.z) * Cin + ci${i}, ok${i});
+          acc${i} = fma(vec4<f32>(select(0.0, X[q${i}], ok${i})), g, acc${i});`).join('\n          ')}
         }
         let outBase = chunk * K * Cout;
         ${rows.map((i) => `writeRow(outBase, row0 + ${i}, col0, K, Cout, acc${i});`).join('\n        ')}

@@ -134,7 +134,7 @@ const COLS = 4;
 export class Conv3dProgram implements WebGPUProgram {
   variableNames = ['X', 'Wt'];
   variableComponents: number[];
-  uniforms = 'dimD : i32, dimH : i32, dimW : i32, cin : i32, cout : i32, rows : i32,';
+  uniforms = 'dimD : i32, dimH : i32, dimW : i32, cin : i32, cout : i32, rows : i32, kSize : i32,';
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [2], y: [1], z: [0] };
@@ -142,7 +142,8 @@ export class Conv3dProgram implements WebGPUProgram {
   workgroupSize: [number, number, number] = [8, 8, 1];
   private vec4W: boolean;
 
-  constructor(outputShape: [number, number, number], private k: number, maxWorkgroups = 65535) {
+  /** k only names the pipeline (it is a uniform, see getUserCode). */
+  constructor(outputShape: [number, number, number], k: number, maxWorkgroups = 65535) {
     this.outputShape = outputShape;
     const [n, v, cout] = outputShape;
     this.vec4W = cout % 4 === 0;
@@ -155,8 +156,6 @@ export class Conv3dProgram implements WebGPUProgram {
 
   getUserCode(): string {
     const rows = Array.from({ length: ROWS }, (_, i) => i);
-    const k = this.k;
-    const r = (k - 1) / 2;
     const wLoad = this.vec4W
       ? 'let wv = Wt[(wRow + c0) / 4];'
       : 'let wv = vec4<f32>(Wt[wRow + c0], Wt[wRow + c1], Wt[wRow + c2], Wt[wRow + c3]);';
@@ -184,26 +183,23 @@ export class Conv3dProgram implements WebGPUProgram {
         let y${i} = (p${i} / W) % H;
         let x${i} = p${i} % W;`).join('\n        ')}
         ${rows.map((i) => `var acc${i} = vec4<f32>(0.0);`).join('\n        ')}
-        for (var kd = 0; kd < ${k}; kd++) {
-          for (var kh = 0; kh < ${k}; kh++) {
-            for (var kw = 0; kw < ${k}; kw++) {
-              // Neighbour row of each voxel for this tap, or -1 where it falls in the zero padding.
-              ${rows.map((i) => `var q${i} = -1;
-              {
-                let dd = z${i} + kd - ${r};
-                let hh = y${i} + kh - ${r};
-                let ww = x${i} + kw - ${r};
-                if (dd >= 0 && dd < D && hh >= 0 && hh < H && ww >= 0 && ww < W) {
-                  q${i} = (base${i} + (dd * H + hh) * W + ww) * Cin;
-                }
-              }`).join('\n              ')}
-              let tapRow = ((kd * ${k} + kh) * ${k} + kw) * Cin;
-              for (var ci = 0; ci < Cin; ci++) {
-                let wRow = (tapRow + ci) * Cout;
-                ${wLoad}
-                ${rows.map((i) => `if (q${i} >= 0) { acc${i} = fma(vec4<f32>(X[q${i} + ci]), wv, acc${i}); }`).join('\n                ')}
-              }
-            }
+        // One runtime loop over the taps, and no branches inside it (bounds by select): nested constant-bound
+        // loops, or per-row if-blocks inside the tap loop, made Chromium's SwiftShader pipeline compilation run for
+        // minutes (measured: > 60 s for k = 1), while this form compiles in well under a second.
+        let k = uniforms.kSize;
+        let r = (k - 1) / 2;
+        let dims = vec3<i32>(D, H, W);
+        for (var t = 0; t < k * k * k; t++) {
+          let off = vec3<i32>(t / (k * k), (t / k) % k, t % k) - vec3<i32>(r);
+          // Neighbour row of each voxel for this tap (row 0 of its volume where it falls in the zero padding).
+          ${rows.map((i) => `let s${i} = vec3<i32>(z${i}, y${i}, x${i}) + off;
+          let ok${i} = all(s${i} >= vec3<i32>(0)) & all(s${i} < dims);
+          let q${i} = select(0, (base${i} + (s${i}.x * H + s${i}.y) * W + s${i}.z) * Cin, ok${i});`).join('\n          ')}
+          let tapRow = t * Cin;
+          for (var ci = 0; ci < Cin; ci++) {
+            let wRow = (tapRow + ci) * Cout;
+            ${wLoad}
+            ${rows.map((i) => `acc${i} = fma(vec4<f32>(select(0.0, X[q${i} + ci], ok${i})), wv, acc${i});`).join('\n            ')}
           }
         }
         ${rows.map((i) => `writeRow(row0 + ${i}, col0, M, Cout, acc${i});`).join('\n        ')}
@@ -229,7 +225,7 @@ function conv3dWebgpu(args: KernelArgs<WebGPUBackend>): TensorInfo {
     throw new Error(`${CONV3D_KERNEL}: ${n}×${v} voxels is too many for one dispatch on this device; use a smaller batch`);
   }
   const [D, H, W] = attrs.dims;
-  const uniforms = [D, H, W, cin, cout, n * v].map((value) => ({ type: 'int32', data: [value] }));
+  const uniforms = [D, H, W, cin, cout, n * v, attrs.k].map((value) => ({ type: 'int32', data: [value] }));
   return backend.runWebGPUProgram(program, [inputs.x, inputs.w], 'float32', uniforms);
 }
 

@@ -4,7 +4,7 @@
 import { exportReferencePt, exportReferenceSafetensors } from '../model/checkpoints/export';
 import { vocoHeadLayout } from '../model/checkpoints/layout';
 import { exportVitSafetensors } from '../model/checkpoints/vitLayout';
-import type { EncoderPreset } from '../model/presets';
+import { isSwinPreset, type EncoderPreset } from '../model/presets';
 import type { SavedRun } from './savedRun';
 
 export type WeightsFormat = 'pt' | 'safetensors';
@@ -21,8 +21,9 @@ export function referenceDims(weights: { name: string; shape: number[] }[]): { f
 }
 
 /** The formats a run can be exported in. */
-export function weightsFormats(run: Pick<SavedRun, 'state'>): WeightsFormat[] {
-  return referenceDims(run.state.weights) ? ['pt', 'safetensors'] : ['safetensors'];
+export function weightsFormats(run: Pick<SavedRun, 'state'>, presets: Record<string, EncoderPreset>): WeightsFormat[] {
+  const preset = presets[run.state.config.preset];
+  return (preset && isSwinPreset(preset)) || referenceDims(run.state.weights) ? ['pt', 'safetensors'] : ['safetensors'];
 }
 
 export function exportRunWeights(
@@ -32,7 +33,10 @@ export function exportRunWeights(
 ): { name: string; pieces: Uint8Array[] } {
   const { state, meta } = run;
   const stem = `voco-${state.config.preset}-step${state.step}-${new Date(meta.createdAt).toISOString().slice(0, 10)}`;
+  const preset = presets[state.config.preset];
+  // Runs of the reference encoder store its weights in the authors' layout already (VocoModel.storedShapes).
   const ref = referenceDims(state.weights);
+  if (preset && isSwinPreset(preset) && !ref) throw new Error(`Run ${meta.name} has no weights in the authors' layout to export`);
   if (ref) {
     // Layout check first: a clear message if a weight is missing or shaped differently.
     vocoHeadLayout(ref.featureSize, ref.headWidth);
@@ -41,7 +45,6 @@ export function exportRunWeights(
       ? { name: `${stem}.pt`, pieces: exportReferencePt(state.weights, opts) }
       : { name: `${stem}.safetensors`, pieces: exportReferenceSafetensors(state.weights, opts) };
   }
-  const preset = presets[state.config.preset];
   if (!preset) throw new Error(`Run uses unknown preset ${state.config.preset}`);
   if (format === 'pt') throw new Error(`The ViT preset ${preset.name} exports as .safetensors (its key layout is the studio's own; see docs/checkpoints.md)`);
   return { name: `${stem}.safetensors`, pieces: exportVitSafetensors(state.weights, preset, { step: state.step, cropSize: state.config.cropSize }) };

@@ -37,6 +37,12 @@ export const SWIN_TOLERANCE = 1e-4;
  * The heads are held to 1e-4 on the fixture's own embedding, and end to end to 1e-3.
  */
 export const SWIN_HEAD_END_TO_END_TOLERANCE = 1e-3;
+/**
+ * Gradients of the full-resolution block (backbone.encoder1.*): each weight's gradient is a float32 sum over every
+ * voxel of both 64³ crops in the fixture; the exact (float64) gradient is 1.8e-4 off the fixture's for encoder1's
+ * conv1 (seed 0), and so is ours. Held to 1e-3; every other gradient to 1e-4.
+ */
+export const SWIN_FULL_RES_GRAD_TOLERANCE = 1e-3;
 
 export interface SwinParityReport {
   backend: string;
@@ -169,7 +175,8 @@ export async function runSwinParity(bytes: SwinFixtureBytes): Promise<SwinParity
     const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(encoder!.forward(x), g)) as tf.Scalar, vars);
     const spec = new Map(swinStateDictSpec(cfg).map((e) => [e.key, e]));
     for (let i = 0; i < names.length; i++) {
-      push(`grad.${names[i]}`, internalToTorch(spec.get(names[i])!, await read(grads[vars[i].name])), want(`grad.${names[i]}`).data);
+      const tol = names[i].startsWith('backbone.encoder1.') ? SWIN_FULL_RES_GRAD_TOLERANCE : SWIN_TOLERANCE;
+      push(`grad.${names[i]}`, internalToTorch(spec.get(names[i])!, await read(grads[vars[i].name])), want(`grad.${names[i]}`).data, tol);
     }
     report.ms.gradient = Math.round(performance.now() - t0);
     tf.dispose([value, g, x, ...Object.values(grads)]);

@@ -5,7 +5,7 @@ import { loadedScans, useDatasetStore } from '../../store/datasetStore';
 import { useRunStore } from '../../store/runStore';
 import { RUN_FILE_EXTENSION } from '../../persist/runFile';
 import type { RunMeta } from '../../persist/savedRun';
-import { PRESETS } from '../../model/presets';
+import { isSwinPreset, PRESETS } from '../../model/presets';
 import { downloadBytes, downloadPieces } from './download';
 import { trainingController } from './trainingController';
 import { ModelImportButton } from './ModelImport';
@@ -13,7 +13,8 @@ import { useGpuLimits } from './gpuLimits';
 
 /** Runs of the reference (SwinViT) encoder export in the authors' layout, also as .pt. */
 function isReferencePreset(meta: RunMeta): boolean {
-  return (PRESETS[meta.config.preset] as { family?: string } | undefined)?.family === 'swin';
+  const preset = PRESETS[meta.config.preset];
+  return !!preset && isSwinPreset(preset);
 }
 
 export function SavedRuns() {

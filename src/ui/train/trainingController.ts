@@ -12,10 +12,10 @@ import { decodeRunFile, encodeRunFile, runFileName } from '../../persist/runFile
 import { newRunId, runLabel, type RunMeta, type SavedRun } from '../../persist/savedRun';
 import { exportRunWeights, type WeightsFormat } from '../../persist/weightsExport';
 import { importedRun, trainingMemoryCheck } from '../../persist/importedRun';
-import { vocoHeadLayout } from '../../model/checkpoints/layout';
+import { referenceModelKeys } from '../../persist/referenceLayout';
 import type { ImportReport } from '../../model/checkpoints/keyMap';
 import type { ImportedWeight } from '../../model/checkpoints/open';
-import type { EncoderPreset } from '../../model/presets';
+import { isSwinPreset, type EncoderPreset } from '../../model/presets';
 import { setImportedModelSink } from './modelImport';
 import { preprocessSettingsOf, regionSize } from '../../store/runConfig';
 import {
@@ -257,8 +257,7 @@ export class TrainingController {
     if (!preset) throw new Error(noPresetMessage(report));
     const draft = useRunStore.getState().draft;
     const cropSize = draft.cropSize >= 64 && draft.cropSize % 32 === 0 ? draft.cropSize : 64;
-    const layout = vocoHeadLayout(report.featureSize!, preset.headHidden).filter((e) => e.dtype === 'float32');
-    const run = importedRun(report, weights, { preset: preset.name, base: draft, cropSize, toModel: (w) => w, modelKeys: layout.map((e) => e.key) });
+    const run = importedRun(report, weights, { preset: preset.name, base: draft, cropSize, toModel: (w) => w, modelKeys: referenceModelKeys(preset) });
     await saveRun(run);
     await this.refreshRuns();
     useRunStore.setState({ notice: `Imported ${report.file} as ${preset.name} at step ${run.meta.step}: open it on your scans for maps, the benchmark or more pre-training` });
@@ -406,15 +405,14 @@ export const trainingController = new TrainingController();
 /** The studio preset of the reference encoder with this feature size and head width, if there is one. */
 export function presetForImport(report: Pick<ImportReport, 'featureSize' | 'headWidth'>): EncoderPreset | undefined {
   return Object.values(PRESETS).find((p) => {
-    const ref = p as EncoderPreset & { family?: string; featureSize?: number };
-    return ref.family === 'swin' && ref.featureSize === report.featureSize && p.headHidden === report.headWidth && p.headOut === report.headWidth;
+    return isSwinPreset(p) && p.featureSize === report.featureSize && p.headHidden === report.headWidth && p.headOut === report.headWidth;
   });
 }
 
 function noPresetMessage(report: Pick<ImportReport, 'featureSize' | 'headWidth'>): string {
-  const refs = Object.values(PRESETS).filter((p) => (p as { family?: string }).family === 'swin');
+  const refs = Object.values(PRESETS).filter(isSwinPreset);
   if (!refs.length) return 'the reference SwinViT model is not part of this build yet, so the weights cannot be used here';
-  const have = refs.map((p) => `${p.name} (feature size ${(p as { featureSize?: number }).featureSize}, heads ${p.headHidden})`).join(', ');
+  const have = refs.map((p) => `${p.name} (feature size ${p.featureSize}, heads ${p.headHidden})`).join(', ');
   return `no studio preset has feature size ${report.featureSize} with ${report.headWidth}-wide heads (${have})`;
 }
 
