@@ -182,3 +182,15 @@ describe('safetensors from a Blob, lazily', () => {
     await expect(openSafetensors(blobSource(new Blob([bytes.subarray(0, 1000)]), 'cut.safetensors'))).rejects.toThrow(/cut\.safetensors: header length/);
   });
 });
+
+describe('safetensors from a Node Buffer', () => {
+  it('decodes the same values as from a plain Uint8Array (Buffer.slice shares its pool)', async () => {
+    const { fromSafetensors, toSafetensors } = await import('../src/model/weights');
+    const bytes = toSafetensors([{ name: 'w', shape: [3], data: new Float32Array([1.5, -2, 3.25]) }]);
+    const pooled = Buffer.from(bytes); // small Buffers live in Node's shared pool at an offset
+    const a = fromSafetensors(new Uint8Array(bytes)).tensors[0].data;
+    const b = fromSafetensors(pooled).tensors[0].data;
+    expect(Array.from(b)).toEqual(Array.from(a));
+    expect(Array.from(a)).toEqual([1.5, -2, 3.25]);
+  });
+});

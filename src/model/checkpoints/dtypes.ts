@@ -63,16 +63,22 @@ function f16Table(): Float32Array {
 }
 
 /** Raw little-endian elements → float32 (float16/bfloat16 exactly; float64 and integers rounded to nearest). */
+/** A fresh copy that owns its buffer, also for a Node Buffer (whose slice() shares memory). */
+function copyBytes(raw: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(raw);
+}
+
 export function toFloat32(raw: Uint8Array, dtype: TorchDType): Float32Array {
   const n = raw.length / DTYPE_BYTES[dtype];
   if (!Number.isInteger(n)) throw new Error(`toFloat32: ${raw.length} bytes is not a whole number of ${dtype} elements`);
   if (dtype === 'float32' && LITTLE_ENDIAN) {
-    // A copy into a fresh, aligned buffer the Float32Array owns.
-    return new Float32Array(raw.slice().buffer);
+    // A copy into a fresh, aligned buffer the Float32Array owns (Uint8Array's slice: a Node Buffer's own
+    // slice() is a view into its shared pool, whose .buffer is not these bytes).
+    return new Float32Array(copyBytes(raw).buffer);
   }
   if ((dtype === 'float16' || dtype === 'bfloat16') && LITTLE_ENDIAN) {
     // 16-bit halves through a Uint16Array (aligned copy when needed): float16 by table, bfloat16 by shift.
-    const halves = raw.byteOffset % 2 === 0 ? new Uint16Array(raw.buffer, raw.byteOffset, n) : new Uint16Array(raw.slice().buffer);
+    const halves = raw.byteOffset % 2 === 0 ? new Uint16Array(raw.buffer, raw.byteOffset, n) : new Uint16Array(copyBytes(raw).buffer);
     if (dtype === 'float16') {
       const table = f16Table();
       const out = new Float32Array(n);
