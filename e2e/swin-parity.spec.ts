@@ -13,6 +13,7 @@ type Harness = { selftest: { swinParity: typeof import('../src/selftest/swinPari
 const FIXTURE = process.env.VOCO_SWIN_FIXTURE ?? resolve(import.meta.dirname, '../test/fixtures/voco-swin');
 
 test('VoCo Swin backbone on webgpu equals the authors\' PyTorch fixture (forward, heads, gradients)', async ({ page }) => {
+  test.skip(process.env.VOCO_SLOW_TESTS !== '1', 'the reference backbone on SwiftShader takes tens of minutes: VOCO_SLOW_TESTS=1 runs it');
   test.setTimeout(1_800_000);
   page.on('pageerror', (err) => console.log(`[page error] ${err.message}`));
   await page.goto('/selftest.html');

@@ -12,3 +12,9 @@ export const VOCO_REFERENCE = process.env.VOCO_REFERENCE ?? resolve(ROOT, 'fixtu
 
 /** The authors' SwinUNETR backbone fixtures (same file names as test/fixtures/voco-swin/). */
 export const VOCO_SWIN_FIXTURE = process.env.VOCO_SWIN_FIXTURE ?? resolve(ROOT, 'fixtures/voco-swin');
+
+/**
+ * The slowest checks (the reference backbone end to end on tfjs's pure-JS cpu backend, on WebGPU through a
+ * software adapter, and its training step: tens of minutes on a 2-core machine) run only when asked by name.
+ */
+export const SLOW_TESTS = process.env.VOCO_SLOW_TESTS === '1';
