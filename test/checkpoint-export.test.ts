@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../src/model/checkpoints/byteSource';
 import { float32Bytes } from '../src/model/checkpoints/dtypes';
 import { exportReferencePt, exportReferenceSafetensors, referenceStateDict } from '../src/model/checkpoints/export';
@@ -123,7 +123,10 @@ describe('export in the authors layout', () => {
   });
 });
 
-describe.skipIf(!hasTorch)('torch.load reads the exported .pt (skipped when /usr/bin/python3 has no torch)', () => {
+describe('torch.load reads the exported .pt (Debian python3-torch; fails when it is missing)', () => {
+  beforeAll(() => {
+    if (!hasTorch) throw new Error(`${PYTHON} cannot import torch: install python3-torch (apt-get install python3-torch)`);
+  });
   it('feature size 12: keys, dtypes, shapes of swin-fs12.json, values equal, {"global_step", "state_dict"}', async () => {
     const weights = await importFixture();
     const path = join(tmp, 'fs12.pt');
