@@ -20,6 +20,7 @@ import { setImportedModelSink } from './modelImport';
 import { preprocessSettingsOf, regionSize } from '../../store/runConfig';
 import {
   beginRun,
+  flushSteps,
   ingestStep,
   reportError,
   reportGpuError,
@@ -62,6 +63,8 @@ export class TrainingController {
       // 'idle' from the worker means "built, not looping"; while a configure/load sequence runs, the
       // sequence itself says when the run is ready (the worker reports idle between its steps).
       if (e.state === 'idle' && this.preparing > 0) return;
+      // Steps are published once per frame; a run that stops shows its last step (and health) with its new phase.
+      if (e.state !== 'running') flushSteps();
       setPhase(e.state === 'idle' ? 'ready' : e.state);
       if (e.state === 'paused' || e.state === 'stopped' || e.state === 'done') void this.saveNow('end of a stretch');
     });
