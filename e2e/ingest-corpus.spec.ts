@@ -70,9 +70,13 @@ test('ingest corpus: every file ends as a row with its reason, a named label map
       await expect(pick.getByTestId('volume-exclude'), m.case).toContainText(m.training.reason!);
     }
   }
-  // The small scan is padded, not refused; the tilted scan's size is the preprocessing grid (RAS order).
+  // The small scan is padded (region mode) or resized like every scan (whole-volume mode), never refused; the
+  // tilted scan's size is the preprocessing grid (RAS order).
   const region = regionSize(DEFAULT_RUN_CONFIG);
-  const padded = (d: number[]) => `${d.join('×')} → padded to ${d.map((v, a) => Math.max(v, region[a])).join('×')}`;
+  const padded = (d: number[]) =>
+    DEFAULT_RUN_CONFIG.dataMode === 'whole'
+      ? `${d.join('×')} → resized to ${region.join('×')}`
+      : `${d.join('×')} → padded to ${d.map((v, a) => Math.max(v, region[a])).join('×')}`;
   await expect(page.locator('[data-testid="volume-pick-row"][data-name="scan-small.nii.gz"] [data-testid="volume-size"]')).toHaveText(padded([20, 21, 27]));
   await expect(page.locator('[data-testid="volume-pick-row"][data-name="scan-tilted.nii"] [data-testid="volume-size"]')).toHaveText(padded([19, 27, 24]));
   await expect(page.getByTestId('config-issues').filter({ hasText: 'larger than volume' })).toHaveCount(0);

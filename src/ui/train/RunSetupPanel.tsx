@@ -77,8 +77,9 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
         <ul className="volume-pick">
           {scans.map((v) => {
             const est = resampledRasDims(v.dims, v.affine, draft.spacing);
-            // Whole-volume mode resizes every scan to the region: nothing is padded.
-            const small = (draft.dataMode ?? 'region') === 'region' && [0, 1, 2].some((a) => est[a] < region[a]);
+            // Whole-volume mode resizes every scan to the region (and says so); region mode pads a small scan.
+            const whole = (draft.dataMode ?? 'region') === 'whole';
+            const small = !whole && [0, 1, 2].some((a) => est[a] < region[a]);
             const padded = est.map((d, a) => Math.max(d, region[a]));
             return (
               <li key={v.id} data-testid="volume-pick-row" data-name={v.name}>
@@ -95,7 +96,7 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
                   <span className="volume-name">{v.name}</span>
                   <span className="muted" data-testid="volume-size" title="voxel counts after resampling to the target spacing (RAS order, as preprocessing gives them)">
                     {est.join('×')}
-                    {small ? ` → padded to ${padded.join('×')}` : ''}
+                    {whole ? ` → resized to ${region.join('×')}` : small ? ` → padded to ${padded.join('×')}` : ''}
                   </span>
                 </label>
                 {excluded[v.id] ? (
