@@ -75,16 +75,16 @@ export function encodeRunFile(run: SavedRun, preset: EncoderPreset): Uint8Array 
 }
 
 /**
- * Reads a .voco file. `presets` is this studio's preset table; a run whose preset is missing there or defined
- * differently is refused. Throws RunFileError naming the file and the problem.
+ * Unzips a run file (only the `wanted` entries when given) and checks its manifest: format and version. Returns the
+ * manifest, a reader for text entries and the failure helper, each naming `source` in its message.
  */
-export function decodeRunFile(bytes: Uint8Array, source: string, presets: Record<string, EncoderPreset>): SavedRun {
+function openRunArchive(bytes: Uint8Array, source: string, wanted?: Set<string>) {
   const fail = (why: string): never => {
     throw new RunFileError(`${source} ${why}`);
   };
   let entries: Record<string, Uint8Array> = {};
   try {
-    entries = unzipSync(bytes);
+    entries = wanted ? unzipSync(bytes, { filter: (e) => wanted.has(e.name) }) : unzipSync(bytes);
   } catch {
     fail('is not a VoCo run file (it is not a zip archive)');
   }
@@ -106,6 +106,15 @@ export function decodeRunFile(bytes: Uint8Array, source: string, presets: Record
   }
   if (manifest?.format !== RUN_FILE_FORMAT) fail(`is not a VoCo run file (format ${JSON.stringify(manifest?.format)})`);
   if (manifest.version !== RUN_FILE_VERSION) fail(`has run-file version ${manifest.version}; this studio reads version ${RUN_FILE_VERSION}`);
+  return { fail, text, manifest, entries };
+}
+
+/**
+ * Reads a .voco file. `presets` is this studio's preset table; a run whose preset is missing there or defined
+ * differently is refused. Throws RunFileError naming the file and the problem.
+ */
+export function decodeRunFile(bytes: Uint8Array, source: string, presets: Record<string, EncoderPreset>): SavedRun {
+  const { fail, text, manifest, entries } = openRunArchive(bytes, source);
 
   let config;
   try {
@@ -210,34 +219,7 @@ export interface RunFileSummary {
  * Throws RunFileError naming the file and the problem.
  */
 export function readRunFileSummary(bytes: Uint8Array, source: string): RunFileSummary {
-  const fail = (why: string): never => {
-    throw new RunFileError(`${source} ${why}`);
-  };
-  const wanted = new Set<string>([FILES.manifest, FILES.config, FILES.metrics]);
-  let entries: Record<string, Uint8Array> = {};
-  try {
-    entries = unzipSync(bytes, { filter: (e) => wanted.has(e.name) });
-  } catch {
-    fail('is not a VoCo run file (it is not a zip archive)');
-  }
-  const text = (name: string) => {
-    const f = entries[name];
-    if (!f) fail(`is not a complete VoCo run file: ${name} is missing`);
-    try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(f);
-    } catch {
-      return fail(`is damaged: ${name} is not UTF-8 text`);
-    }
-  };
-  if (!entries[FILES.manifest]) fail(`is not a VoCo run file (no ${FILES.manifest} inside)`);
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(text(FILES.manifest));
-  } catch (e) {
-    return fail(`is damaged: ${FILES.manifest} is not JSON (${(e as Error).message})`);
-  }
-  if (manifest?.format !== RUN_FILE_FORMAT) fail(`is not a VoCo run file (format ${JSON.stringify(manifest?.format)})`);
-  if (manifest.version !== RUN_FILE_VERSION) fail(`has run-file version ${manifest.version}; this studio reads version ${RUN_FILE_VERSION}`);
+  const { fail, text, manifest } = openRunArchive(bytes, source, new Set<string>([FILES.manifest, FILES.config, FILES.metrics]));
   const m = manifest.meta;
   if (!m || typeof m.id !== 'string') fail('is damaged: its run description is incomplete');
   let config: RunMeta['config'] | null = null;
