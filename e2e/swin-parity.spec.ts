@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { float64Gradients } from '../test/helpers/swinFloat64';
 
 // The authors' VoCo backbone in Chromium (WebGPU through SwiftShader where there is no GPU) against their PyTorch
 // fixture (VOCO_SWIN_FIXTURE, default test/fixtures/voco-swin/): every tensor within 1e-4; fails if the backend that
@@ -14,7 +15,7 @@ const FIXTURE = process.env.VOCO_SWIN_FIXTURE ?? resolve(import.meta.dirname, '.
 
 test('VoCo Swin backbone on webgpu equals the authors\' PyTorch fixture (forward, heads, gradients)', async ({ page }) => {
   test.skip(process.env.VOCO_SLOW_TESTS !== '1', 'the reference backbone on SwiftShader takes tens of minutes: VOCO_SLOW_TESTS=1 runs it');
-  test.setTimeout(1_800_000);
+  test.setTimeout(4_800_000); // ~30 min on SwiftShader with 2 loaded cores
   page.on('pageerror', (err) => console.log(`[page error] ${err.message}`));
   await page.goto('/selftest.html');
   await page.waitForFunction(() => (window as unknown as Harness).selftestReady === true);
@@ -34,5 +35,20 @@ test('VoCo Swin backbone on webgpu equals the authors\' PyTorch fixture (forward
     expect(d.maxAbsWant, `${d.name} is all zeros`).toBeGreaterThan(0);
     expect(d.tolerance).toBeLessThanOrEqual(d.name.includes('end to end') || d.name.startsWith('grad.backbone.encoder1.') ? 1e-3 : 1e-4);
     expect(d.relError, d.name).toBeLessThanOrEqual(d.tolerance);
+  }
+  // The gradients whose fixture value is itself off by more than 1e-4: 1e-4 against the float64 recomputation.
+  const relaxed = Object.keys(report.relaxed);
+  expect(relaxed.sort()).toEqual(report.diffs.filter((d) => d.name.startsWith('grad.') && d.tolerance > 1e-4).map((d) => d.name.slice(5)).sort());
+  if (relaxed.length) {
+    const exact = float64Gradients(relaxed);
+    for (const name of relaxed) {
+      const got = report.relaxed[name];
+      const want = exact.gradients[name];
+      const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const err = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0) / scale;
+      console.log(`[swin-parity chromium] grad.${name} vs float64 ${err.toExponential(2)} (the fixture itself: ${exact.fixture_error[name].toExponential(2)})`);
+      expect(got.length).toBe(want.length);
+      expect(err, `grad.${name} against the float64 recomputation`).toBeLessThanOrEqual(1e-4);
+    }
   }
 });

@@ -38,9 +38,11 @@ export const SWIN_TOLERANCE = 1e-4;
  */
 export const SWIN_HEAD_END_TO_END_TOLERANCE = 1e-3;
 /**
- * Gradients of the full-resolution block (backbone.encoder1.*): each weight's gradient is a float32 sum over every
- * voxel of both 64³ crops in the fixture; the exact (float64) gradient is 1.8e-4 off the fixture's for encoder1's
- * conv1 (seed 0), and so is ours. Held to 1e-3; every other gradient to 1e-4.
+ * Gradients of the full-resolution block (backbone.encoder1.*): each weight's gradient is a float32 sum of nearly
+ * cancelling terms over every voxel of both 64³ crops (the instance norm after conv1 makes dL/dy zero-mean, the CT
+ * values are not), so PyTorch's own float32 value is off: the float64 recomputation
+ * (python/vocostudio/model/swin/float64_reference.py) is 1.785e-4 from the fixture for encoder1's conv1. Held to 1e-3
+ * against the fixture AND to 1e-4 against the float64 recomputation (report.relaxed; test/helpers/swinFixture.ts).
  */
 export const SWIN_FULL_RES_GRAD_TOLERANCE = 1e-3;
 
@@ -50,6 +52,11 @@ export interface SwinParityReport {
   gpuErrors: string[];
   ms: { forward: number; gradient: number };
   error: string | null;
+  /**
+   * Our values (PyTorch layout) of every gradient held to a looser bound than 1e-4 against the fixture, so that a
+   * caller can hold them to 1e-4 against an exact (float64) recomputation instead (test/helpers/swinFixture.ts).
+   */
+  relaxed: Record<string, number[]>;
 }
 
 export interface SwinFixtureBytes {
@@ -102,7 +109,7 @@ function headParams(w: Map<string, tf.Tensor>, head: string): ProjectionHeadPara
 
 /** Runs the fixture on the active backend. `subsample` records which stored tensors are strided (README). */
 export async function runSwinParity(bytes: SwinFixtureBytes): Promise<SwinParityReport> {
-  const report: SwinParityReport = { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: null };
+  const report: SwinParityReport = { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: null, relaxed: {} };
   let detach = () => {};
   let weights: Map<string, tf.Variable> | null = null;
   let encoder: SwinEncoder | null = null;
@@ -176,7 +183,9 @@ export async function runSwinParity(bytes: SwinFixtureBytes): Promise<SwinParity
     const spec = new Map(swinStateDictSpec(cfg).map((e) => [e.key, e]));
     for (let i = 0; i < names.length; i++) {
       const tol = names[i].startsWith('backbone.encoder1.') ? SWIN_FULL_RES_GRAD_TOLERANCE : SWIN_TOLERANCE;
-      push(`grad.${names[i]}`, internalToTorch(spec.get(names[i])!, await read(grads[vars[i].name])), want(`grad.${names[i]}`).data, tol);
+      const got = internalToTorch(spec.get(names[i])!, await read(grads[vars[i].name]));
+      push(`grad.${names[i]}`, got, want(`grad.${names[i]}`).data, tol);
+      if (tol > SWIN_TOLERANCE) report.relaxed[names[i]] = Array.from(got);
     }
     report.ms.gradient = Math.round(performance.now() - t0);
     tf.dispose([value, g, x, ...Object.values(grads)]);
@@ -210,7 +219,7 @@ export async function runSwinParityIn(backend: 'webgpu' | 'wasm' | 'cpu', fixtur
   }
   const ok = await tf.setBackend(backend);
   if (!ok || tf.getBackend() !== backend) {
-    return { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: `backend '${backend}' did not start (active: ${tf.getBackend()})` };
+    return { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: `backend '${backend}' did not start (active: ${tf.getBackend()})`, relaxed: {} };
   }
   return runSwinParity({ config: fixture.config, weights: fromBase64(fixture.weights), io: fromBase64(fixture.io) });
 }
