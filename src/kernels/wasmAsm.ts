@@ -78,6 +78,15 @@ export const op = {
   f32x4Div: () => [0xfd, ...uleb(0xe7)],
   f32x4Sqrt: () => [0xfd, ...uleb(0xe3)],
   f32x4Max: () => [0xfd, ...uleb(0xe9)],
+  f32x4Min: () => [0xfd, ...uleb(0xe8)],
+  f32x4Neg: () => [0xfd, ...uleb(0xe1)],
+  /** Round to nearest, ties to even. */
+  f32x4Nearest: () => [0xfd, ...uleb(0x6a)],
+  i32x4Splat: () => [0xfd, ...uleb(0x11)],
+  i32x4Add: () => [0xfd, ...uleb(0xae)],
+  /** Stack: vector, i32 shift count. */
+  i32x4Shl: () => [0xfd, ...uleb(0xab)],
+  i32x4TruncSatF32x4S: () => [0xfd, ...uleb(0xf8)],
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. Stack: a, b, c. */
   f32x4RelaxedMadd: () => [0xfd, ...uleb(0x105)],
 };

@@ -12,6 +12,8 @@ import { useWasmSimdBatchMatMul } from '../../backend/wasmMatMulPolicy';
 import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
 import { useFusedAdamW } from '../../kernels/fusedAdamW';
 import { useSumSquaresKernel } from '../../kernels/sumSquares';
+import { useFusedLayerNorm } from '../../kernels/layerNormRows';
+import { useFusedGelu } from '../../kernels/geluTanh';
 
 /** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
 export interface KernelSwitches {
@@ -21,6 +23,10 @@ export interface KernelSwitches {
   relaxed?: boolean | null;
   /** AdamW: one fused kernel per variable and the one-pass gradient norm (true), or tf ops for both (false). */
   fusedAdamW?: boolean;
+  /** cpu/wasm: LayerNorm forward and backward as one kernel each (true) or tf ops (false). */
+  fusedLayerNorm?: boolean;
+  /** cpu/wasm: the MLP's GELU forward and backward as one kernel each (true) or tf ops (false). */
+  fusedGelu?: boolean;
 }
 
 function applySwitches(s: KernelSwitches) {
@@ -30,6 +36,8 @@ function applySwitches(s: KernelSwitches) {
     useFusedAdamW(s.fusedAdamW);
     useSumSquaresKernel(s.fusedAdamW);
   }
+  if (s.fusedLayerNorm !== undefined) useFusedLayerNorm(s.fusedLayerNorm);
+  if (s.fusedGelu !== undefined) useFusedGelu(s.fusedGelu);
   return simdFlavour();
 }
 
@@ -66,7 +74,7 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true });
+    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
