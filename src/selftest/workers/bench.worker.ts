@@ -14,6 +14,7 @@ import { useFusedAdamW } from '../../kernels/fusedAdamW';
 import { useSumSquaresKernel } from '../../kernels/sumSquares';
 import { useFusedLayerNorm } from '../../kernels/layerNormRows';
 import { useFusedGelu } from '../../kernels/geluTanh';
+import { useFusedBiasMatMul } from '../../model/layers/linear';
 
 /** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
 export interface KernelSwitches {
@@ -27,6 +28,8 @@ export interface KernelSwitches {
   fusedLayerNorm?: boolean;
   /** cpu/wasm: the MLP's GELU forward and backward as one kernel each (true) or tf ops (false). */
   fusedGelu?: boolean;
+  /** cpu/wasm: linear layers' bias added inside tfjs's fused matmul (true) or by a separate add (false). */
+  fusedBias?: boolean;
 }
 
 function applySwitches(s: KernelSwitches) {
@@ -38,6 +41,7 @@ function applySwitches(s: KernelSwitches) {
   }
   if (s.fusedLayerNorm !== undefined) useFusedLayerNorm(s.fusedLayerNorm);
   if (s.fusedGelu !== undefined) useFusedGelu(s.fusedGelu);
+  if (s.fusedBias !== undefined) useFusedBiasMatMul(s.fusedBias);
   return simdFlavour();
 }
 
@@ -74,7 +78,7 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true });
+    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
