@@ -257,7 +257,7 @@ async function main() {
       try {
         await call('init', h, 'wasm');
         await call('volumes', h, shape.batchVolumes);
-        const on = { simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true };
+        const on = { simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true };
         const configs = [
           { name: 'all on (relaxed SIMD where available)', switches: on },
           { name: 'relaxed SIMD off', switches: { ...on, relaxed: false } },
@@ -266,7 +266,9 @@ async function main() {
           { name: 'fused LayerNorm off (tf ops)', switches: { ...on, fusedLayerNorm: false } },
           { name: 'fused GELU off (tf ops)', switches: { ...on, fusedGelu: false } },
           { name: 'bias add outside the matmul', switches: { ...on, fusedBias: false } },
-          { name: 'all off (round-1 kernels)', switches: { simd: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false } },
+          { name: 'fused softmax off (tf ops)', switches: { ...on, fusedSoftmax: false } },
+          { name: 'this round off (LayerNorm, GELU, softmax, bias)', switches: { ...on, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false } },
+          { name: 'all off (round-1 kernels)', switches: { simd: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false } },
         ];
         report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };
         report.ab.results = await call('ab', h, { preset: defaultPreset, warmup: 1, rounds: report.ab.rounds, configs, ...shape });

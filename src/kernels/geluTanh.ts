@@ -7,13 +7,12 @@
 //   u = 2c·(x + a·x³), c = √(2/π), a = 0.044715;   s = σ(u) = 1/(1 + e^−u);   y = x·s
 //   dy/dx = s + x·s·(1 − s)·2c·(1 + 3a·x²)
 // Outputs: forward [y, s] (s is kept for the backward); backward [dx].
-// The SIMD exp: e^z = 2^n · e^r with n = round(z·log₂e), r = z − n·ln2 (two-part ln2), e^r by its degree-6 Taylor
-// polynomial (|r| ≤ ln2/2: relative error < 2e-7), 2^n built in the exponent bits; z clamped to ±87 (float32 range).
+// The SIMD exp is wasmAsm.ts's simdExp.
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { assembleModule, localIndex, op, type ValType, type WasmFunction } from './wasmAsm';
+import { assembleModule, localIndex, op, simdExp, type ValType, type WasmFunction } from './wasmAsm';
 import { simdSupport, wasmBackendMemory } from './wasmSimdBatchMatMul';
 
 export const GELU_KERNEL = 'VocoGelu';
@@ -50,24 +49,6 @@ type BwdName = 'dy' | 'x' | 's' | 'dx' | 'end' | 'i' | 'xv' | 'sv';
 
 const splat = (v: number) => [op.f32Const(v), op.f32x4Splat()];
 
-/** e^z for the v128 in local `z` (clobbers n, r, p); pushes the result. */
-function expSimd(L: Record<'z' | 'n' | 'r' | 'p', number>): number[][] {
-  const g = (k: 'z' | 'n' | 'r' | 'p') => op.get(L[k]);
-  const s = (k: 'z' | 'n' | 'r' | 'p') => op.set(L[k]);
-  const taylor = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
-  return [
-    g('z'), ...splat(87), op.f32x4Min(), ...splat(-87), op.f32x4Max(), s('z'),
-    g('z'), ...splat(Math.LOG2E), op.f32x4Mul(), op.f32x4Nearest(), s('n'),
-    // r = z − n·0.693359375 − n·(−2.12194440e-4): ln2 in two parts, the first exact in few bits.
-    g('z'), g('n'), ...splat(0.693359375), op.f32x4Mul(), op.f32x4Sub(), g('n'), ...splat(-2.12194440e-4), op.f32x4Mul(), op.f32x4Sub(), s('r'),
-    // Horner: p = (((((r/720 + 1/120)·r + 1/24)·r + 1/6)·r + 1/2)·r + 1)·r + 1
-    ...splat(taylor[0]), s('p'),
-    ...taylor.slice(1).flatMap((c) => [g('p'), g('r'), op.f32x4Mul(), ...splat(c), op.f32x4Add(), s('p')]),
-    // 2^n: (n + 127) << 23 as float bits.
-    g('p'), g('n'), op.i32x4TruncSatF32x4S(), op.i32Const(127), op.i32x4Splat(), op.i32x4Add(), op.i32Const(23), op.i32x4Shl(), op.f32x4Mul(),
-  ];
-}
-
 /** geluFwd(x, y, s, bytes): byte offsets, `bytes` a multiple of 16. */
 function forwardFunction(): WasmFunction {
   const params = ['x', 'y', 's', 'end'] as const;
@@ -85,7 +66,7 @@ function forwardFunction(): WasmFunction {
     // z = −u = xv · (−2c − 2c·a·xv²)
     g('xv'), g('xv'), g('xv'), op.f32x4Mul(), ...splat(-2 * GELU_C * GELU_A), op.f32x4Mul(), ...splat(-2 * GELU_C), op.f32x4Add(), op.f32x4Mul(), set('z'),
     // s = 1 / (1 + e^z), kept in z
-    ...splat(1), ...splat(1), ...expSimd(L), op.f32x4Add(), op.f32x4Div(), set('z'),
+    ...splat(1), ...splat(1), ...simdExp(L), op.f32x4Add(), op.f32x4Div(), set('z'),
     ...at('s'), g('z'), op.v128Store(),
     ...at('y'), g('xv'), g('z'), op.f32x4Mul(), op.v128Store(),
     g('i'), op.i32Const(16), op.i32Add(), op.tee(L.i), g('end'), op.i32LtS(), op.brIf(0),

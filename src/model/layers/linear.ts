@@ -35,7 +35,7 @@ export function useFusedBiasMatMul(enable: boolean): void {
  */
 function affine(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   const backend = tf.getBackend();
-  if (fusedBiasEnabled && (backend === 'wasm' || backend === 'cpu')) return tf.fused.matMul({ a: x, b: w, bias: b });
+  if (fusedBiasEnabled && (backend === 'wasm' || backend === 'cpu')) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
   return tf.add(tf.matMul(x, w), tf.reshape(b, [1, -1]));
 }
 

@@ -15,6 +15,7 @@ import { useSumSquaresKernel } from '../../kernels/sumSquares';
 import { useFusedLayerNorm } from '../../kernels/layerNormRows';
 import { useFusedGelu } from '../../kernels/geluTanh';
 import { useFusedBiasMatMul } from '../../model/layers/linear';
+import { useFusedSoftmax } from '../../kernels/softmaxRows';
 
 /** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
 export interface KernelSwitches {
@@ -30,6 +31,8 @@ export interface KernelSwitches {
   fusedGelu?: boolean;
   /** cpu/wasm: linear layers' bias added inside tfjs's fused matmul (true) or by a separate add (false). */
   fusedBias?: boolean;
+  /** cpu/wasm: attention's scaled softmax forward and backward as one kernel each (true) or tf ops (false). */
+  fusedSoftmax?: boolean;
 }
 
 function applySwitches(s: KernelSwitches) {
@@ -42,6 +45,7 @@ function applySwitches(s: KernelSwitches) {
   if (s.fusedLayerNorm !== undefined) useFusedLayerNorm(s.fusedLayerNorm);
   if (s.fusedGelu !== undefined) useFusedGelu(s.fusedGelu);
   if (s.fusedBias !== undefined) useFusedBiasMatMul(s.fusedBias);
+  if (s.fusedSoftmax !== undefined) useFusedSoftmax(s.fusedSoftmax);
   return simdFlavour();
 }
 
@@ -78,7 +82,7 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true });
+    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
