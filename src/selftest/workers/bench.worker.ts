@@ -16,6 +16,7 @@ import { useFusedLayerNorm } from '../../kernels/layerNormRows';
 import { useFusedGelu } from '../../kernels/geluTanh';
 import { useFusedBiasMatMul } from '../../model/layers/linear';
 import { useFusedSoftmax } from '../../kernels/softmaxRows';
+import { useSplitColumnsKernel } from '../../kernels/splitColumns';
 
 /** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
 export interface KernelSwitches {
@@ -33,6 +34,8 @@ export interface KernelSwitches {
   fusedBias?: boolean;
   /** cpu/wasm: attention's scaled softmax forward and backward as one kernel each (true) or tf ops (false). */
   fusedSoftmax?: boolean;
+  /** wasm: splits along the last axis as a SIMD row-block copy (true) or tfjs's SplitV (false). */
+  splitCopy?: boolean;
 }
 
 function applySwitches(s: KernelSwitches) {
@@ -46,6 +49,7 @@ function applySwitches(s: KernelSwitches) {
   if (s.fusedGelu !== undefined) useFusedGelu(s.fusedGelu);
   if (s.fusedBias !== undefined) useFusedBiasMatMul(s.fusedBias);
   if (s.fusedSoftmax !== undefined) useFusedSoftmax(s.fusedSoftmax);
+  if (s.splitCopy !== undefined) useSplitColumnsKernel(s.splitCopy);
   return simdFlavour();
 }
 
@@ -82,7 +86,7 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true });
+    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
