@@ -117,7 +117,7 @@ describe('trends and diagnosis', () => {
   it('position loss flat but accuracy well above chance: learning, explained, not "stuck"', () => {
     const d = diagnose(base({ terms: flatIntra, calibration: lowCorrelation, position: position(0.4) }), 3e-4, 0);
     expect(d.every((x) => x.level === 'ok')).toBe(true);
-    expect(d[0].text).toMatch(/Learning where crops sit: position accuracy 0\.400 over the last 50 steps, up from 0\.260 over the run's first 50 \(chance 0\.111\)/);
+    expect(d[0].text).toMatch(/Learning where crops sit: position accuracy on the training crops 0\.400 over the last 50 steps, up from 0\.260 over the run's first 50 \(chance 0\.111\)/);
     expect(d[0].text).toMatch(/position loss is flat \(0\.740\).*rose \(0\.180 → 0\.340\).*\(0\.260 → 0\.420\)/);
     expect(d.some((x) => /stuck/.test(x.text))).toBe(false);
     expect(d.some((x) => /not calibrated yet \(correlation 0\.110/.test(x.text))).toBe(true);
@@ -125,6 +125,18 @@ describe('trends and diagnosis', () => {
     const rising = diagnose(base({ terms: [{ term: 'intra', state: 'rising', before: 0.55, after: 0.74, z: 4 }], position: position(0.4) }), 3e-4, 0);
     expect(rising[0].text).toMatch(/position loss is rising \(0\.740\)/);
     expect(rising.some((x) => x.level !== 'ok')).toBe(false);
+  });
+
+  it('the clean probe alone can show learning (training crops flat), and only when it rose beyond 2 SE', () => {
+    const probe = (accuracy: number) => ({ accuracy, step: 300, first: 0.09, firstStep: 0, crops: 32 });
+    const d = diagnose(base({ terms: flatIntra, position: { ...position(0.3), probe: probe(0.62) } }), 3e-4, 0);
+    expect(d[0].level).toBe('ok');
+    expect(d[0].text).toMatch(/position accuracy on the probe's fixed clean crops 0\.620 at step 300, up from 0\.090 at step 0; on the augmented training crops 0\.300 over the last 50 steps \(0\.260 over the first 50\)/);
+    expect(d.some((x) => /stuck/.test(x.text))).toBe(false);
+    // 0.09 → 0.20 on 32 crops is within 2 SE (≈ 0.17): not evidence.
+    const weak = diagnose(base({ terms: flatIntra, position: { ...position(0.3), probe: probe(0.2) } }), 3e-4, 0);
+    expect(weak.some((x) => /stuck/.test(x.text))).toBe(true);
+    expect(weak.some((x) => /Learning where crops sit/.test(x.text))).toBe(false);
   });
 
   it('position loss flat and accuracy not up from the start (or too few crops / steps to tell): still "stuck", with the calibration warning', () => {

@@ -26,9 +26,10 @@ export const HEALTH_METRIC_COLUMNS = [
 /**
  * Mean position prediction on the base crops a random crop overlaps (predOn) and on the others (predOff), every
  * step. The position loss charges predOff, so when both rise together it stays flat while accuracy rises: these two
- * show why. NaN in files written before they existed.
+ * show why. probeAccuracy: position accuracy on the trainer's fixed clean crops (StepMetrics.probe), on some steps
+ * only. NaN in files written before they existed.
  */
-export const POSITION_METRIC_COLUMNS = ['predOn', 'predOff'] as const;
+export const POSITION_METRIC_COLUMNS = ['predOn', 'predOff', 'probeAccuracy'] as const;
 export const METRIC_COLUMNS = [...CORE_METRIC_COLUMNS, ...HEALTH_METRIC_COLUMNS, ...POSITION_METRIC_COLUMNS] as const;
 export type MetricColumn = (typeof METRIC_COLUMNS)[number];
 const OPTIONAL = new Set<string>([...HEALTH_METRIC_COLUMNS, ...POSITION_METRIC_COLUMNS]);
@@ -213,6 +214,7 @@ export function metricRow(m: StepMetrics): MetricRow {
   const { accuracy, mae, predOn, predOff } = positionSummary(m.labels, m.predictions);
   const row: MetricRow = { step: m.step, loss: m.loss, intra: m.intra, inter: m.inter, reg: m.reg, lr: m.lr, stepMs: m.stepMs, accuracy, mae, predOn, predOff };
   if (m.gradNorm !== undefined) row.gradNorm = m.gradNorm;
+  if (m.probe) row.probeAccuracy = m.probe.accuracy;
   const h = m.health;
   if (h) {
     Object.assign(row, {

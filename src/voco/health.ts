@@ -196,6 +196,8 @@ export class HealthTracker {
   private start: PositionSums = positionSums([]);
   private startSteps = 0;
   private seen = 0;
+  private probeFirst: { step: number; accuracy: number } | null = null;
+  private probeLast: { step: number; accuracy: number; crops: number } | null = null;
   constructor(
     private readonly gradClip: number,
     private readonly window = HEALTH_WINDOW,
@@ -206,6 +208,10 @@ export class HealthTracker {
     this.recent.push(m);
     if (this.recent.length > this.window) this.recent.shift();
     this.seen++;
+    if (m.probe) {
+      if (!this.probeFirst) this.probeFirst = { step: m.step, accuracy: m.probe.accuracy };
+      this.probeLast = { step: m.step, accuracy: m.probe.accuracy, crops: m.probe.crops };
+    }
     if (this.startSteps < this.window) {
       positionSums([m], this.start);
       this.startSteps++;
@@ -243,6 +249,9 @@ export class HealthTracker {
         ...positionNumbers(recentPosition),
         chance: recentPosition.k ? 1 / recentPosition.k : NaN,
         steps: this.seen,
+        ...(this.probeFirst && this.probeLast
+          ? { probe: { accuracy: this.probeLast.accuracy, step: this.probeLast.step, first: this.probeFirst.accuracy, firstStep: this.probeFirst.step, crops: this.probeLast.crops } }
+          : {}),
         start: { ...positionNumbers(this.start), steps: this.startSteps },
       },
       window: this.recent.length,
@@ -274,10 +283,26 @@ const TERM_WORDS: Record<TermName, string> = {
  * intensities), e.g. 0.19 for tiny at lr ≈ 0 where chance is 0.11.
  */
 export function positionLearning(h: Pick<StepHealth, 'position'>): boolean {
+  return trainingCropsLearning(h) || probeLearning(h);
+}
+
+/** Two proportions a (of na) and b (of nb): is a above b by more than 2 standard errors? */
+function risenBeyond2Se(a: number, na: number, b: number, nb: number): boolean {
+  const se = Math.sqrt((a * (1 - a)) / na + (b * (1 - b)) / nb);
+  return a - b > 2 * Math.max(se, 1e-9);
+}
+
+function trainingCropsLearning(h: Pick<StepHealth, 'position'>): boolean {
   const p = h.position;
   if (!p || p.crops < 40 || p.start.crops < 40 || p.steps < 2 * p.start.steps || !(p.accuracy > p.chance)) return false;
-  const se = Math.sqrt((p.accuracy * (1 - p.accuracy)) / p.crops + (p.start.accuracy * (1 - p.start.accuracy)) / p.start.crops);
-  return p.accuracy - p.start.accuracy > 2 * Math.max(se, 1e-9);
+  return risenBeyond2Se(p.accuracy, p.crops, p.start.accuracy, p.start.crops);
+}
+
+/** The clean probe (Trainer.positionProbe): its latest accuracy against its first, on the same fixed crops. */
+function probeLearning(h: Pick<StepHealth, 'position'>): boolean {
+  const q = h.position?.probe;
+  if (!q || q.step <= q.firstStep || !(q.accuracy > (h.position?.chance ?? 0))) return false;
+  return risenBeyond2Se(q.accuracy, q.crops, q.first, q.crops);
 }
 
 /** Plain-words findings, worst first; one 'ok' line when nothing is wrong. */
@@ -293,10 +318,17 @@ export function diagnose(h: StepHealth, lr: number, gradClip: number): { level: 
   if (learning) {
     const p = h.position!;
     const s = p.start;
+    const q = p.probe;
+    const evidence = [
+      ...(q && probeLearning(h) ? [`on the probe's fixed clean crops ${fmt(q.accuracy)} at step ${q.step}, up from ${fmt(q.first)} at step ${q.firstStep}`] : []),
+      trainingCropsLearning(h)
+        ? `on the training crops ${fmt(p.accuracy)} over the last ${h.window} steps, up from ${fmt(s.accuracy)} over the run's first ${s.steps}`
+        : `on the augmented training crops ${fmt(p.accuracy)} over the last ${h.window} steps (${fmt(s.accuracy)} over the first ${s.steps})`,
+    ];
     out.push({
       level: 'ok',
       text:
-        `Learning where crops sit: position accuracy ${fmt(p.accuracy)} over the last ${h.window} steps, up from ${fmt(s.accuracy)} over the run's first ${s.steps} (chance ${fmt(p.chance)}).` +
+        `Learning where crops sit: position accuracy ${evidence.join('; ')} (chance ${fmt(p.chance)}).` +
         (lossNotProgress
           ? ` The position loss is ${intra!.state} (${fmt(intra!.after)}) all the same: it also charges every prediction on a base crop the random crop does not overlap, ` +
             (p.predOff > s.predOff + 0.02

@@ -84,6 +84,11 @@ export interface StepMetrics {
   }[];
   /** Global L2 norm of the gradients of this step (before clipping). */
   gradNorm?: number;
+  /**
+   * Position accuracy on a fixed set of clean crops of the training volumes (Trainer.positionProbe), on every
+   * Trainer.probeEvery-th step and the last; absent on the others.
+   */
+  probe?: { accuracy: number; crops: number; ms: number };
   /** Training health (src/voco/health.ts), on every Trainer.healthEvery-th step; absent on the others. */
   health?: StepHealth;
 }
@@ -119,6 +124,8 @@ export interface StepHealth {
     predOff: number;
     /** Steps the tracker has seen (the window holds the last of them). */
     steps: number;
+    /** The clean probe (StepMetrics.probe): its latest accuracy and its first, on the same fixed crops. */
+    probe?: { accuracy: number; step: number; first: number; firstStep: number; crops: number };
     start: { accuracy: number; crops: number; predOn: number; predOff: number; steps: number };
   };
   /** Steps in the window. */

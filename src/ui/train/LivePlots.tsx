@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { MetricChart } from './MetricChart';
 import { useRunStore } from '../../store/runStore';
+import { PROBE_CROPS, PROBE_EVERY, PROBE_REGIONS } from '../../voco/probe';
 
 /** A step has B·sw random crops (4 by default), so its accuracy is coarse: smooth it at least this much. */
 const ACCURACY_MIN_SMOOTHING = 0.9;
@@ -67,16 +68,18 @@ export function LivePlots() {
         yRange={[0, 1]}
         height={150}
         series={[
-          { column: 'accuracy', label: 'accuracy', stroke: '#5fd38d', width: 2 },
+          { column: 'probeAccuracy', label: 'accuracy, clean crops', stroke: '#f0c674', width: 2, sparse: true },
+          { column: 'accuracy', label: 'accuracy, training crops', stroke: '#5fd38d', width: 2 },
           { column: 'predOn', label: 'pred. on overlapped bases', stroke: '#4ea1ff' },
           { column: 'predOff', label: 'pred. on other bases', stroke: '#e06c75' },
         ]}
       />
       <p className="muted small" data-testid="accuracy-caption">
-        Accuracy: how often the base crop a random crop overlaps most gets the highest prediction (chance {chance}); a step
-        has only a few random crops, so this curve is smoothed at least {ACCURACY_MIN_SMOOTHING}. The position loss (intra) also charges
-        the predictions on the base crops a crop does not overlap: when those rise with the others it stays flat while the
-        accuracy climbs — then the accuracy is the curve to read.
+        Accuracy: how often the base crop a random crop overlaps most gets the highest prediction (chance {chance}). Clean
+        crops (points, every {PROBE_EVERY} steps): the same {PROBE_REGIONS * PROBE_CROPS} crops of the training scans each time, without augmentation
+        or dropout — the curve that shows what the encoder has learned. Training crops: this step&apos;s augmented crops,
+        few per step, so smoothed at least {ACCURACY_MIN_SMOOTHING}. The position loss (intra) also charges the predictions on the base crops
+        a crop does not overlap: when those rise with the others it stays flat while the accuracy climbs — then read the accuracy.
       </p>
       <MetricChart testId="plot-lr" title="Learning rate" height={110} series={[{ column: 'lr', label: 'lr', stroke: '#5fd38d' }]} format={(v) => (v === 0 ? '0' : v.toExponential(1))} />
       <MetricChart testId="plot-steptime" title="Step time (ms)" height={110} smoothing={w} series={[{ column: 'stepMs', label: 'ms', stroke: '#e06c75' }]} />
