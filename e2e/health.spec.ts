@@ -57,6 +57,11 @@ test('default recipe, tiny preset: the loss trends down and the Health panel fil
   expect(last).toBeLessThan(first);
   expect(mean(intra.slice(-third))).toBeLessThan(mean(intra.slice(0, third)));
   await expect(page.getByTestId('plot-accuracy')).toHaveAttribute('data-points', String(STEPS));
+  // The clean position probe rides on step 0, every 50th step and the last.
+  const probe = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.column('probeAccuracy'));
+  const probed = probe.map((v, i) => [i, v]).filter(([, v]) => Number.isFinite(v));
+  console.log(`[health] clean-crop position accuracy: ${probed.map(([i, v]) => `step ${i} ${v.toFixed(3)}`).join(', ')}`);
+  expect(probed.map(([i]) => i)).toEqual([...Array.from({ length: Math.ceil(STEPS / 50) }, (_, k) => k * 50), STEPS - 1]);
 
   const h = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.health());
   expect(h).not.toBeNull();

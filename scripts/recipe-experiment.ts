@@ -38,6 +38,7 @@ import { mapAuc, structureClick } from '../src/eval/mapAuc';
 import { runBenchmark } from '../src/eval/benchmark';
 import type { BenchmarkOptions } from '../src/worker/protocol';
 import { argmaxAccuracy } from '../src/eval/metrics';
+import { PROBE_EVERY } from '../src/voco/probe';
 import { niftiVolume } from '../test/helpers/niftiNode';
 import { colorAt } from '../src/ui/maps/colormaps';
 import { encodePng } from './png';
@@ -146,6 +147,7 @@ async function timing(spec: string) {
   // The device part of health alone (reductions + Gram matrices of the projections, read back) and the pure part,
   // timed between the steps on projections of a step's shape: its cost per step is this ÷ healthEvery.
   const probe: Record<string, number[]> = {};
+  const probeMs: Record<string, number[]> = {};
   const tracker = new HealthTracker(0);
   for (let k = 0; k < reps; k++) {
     for (const t of trainers) {
@@ -166,6 +168,10 @@ async function timing(spec: string) {
       tracker.report({ studentStdMin: v[0], studentStdMean: v[1], teacherStdMin: v[2], teacherStdMean: v[3], agreement: v[4], studentGram: v.slice(5, 5 + rows * rows), teacherGram: v.slice(5 + rows * rows), rows }, 0);
       (probe[t.label] ??= []).push(performance.now() - a);
       tf.dispose([s0, t0, h]);
+      // The clean position probe (Trainer.positionProbe), which the studio runs every PROBE_EVERY steps.
+      const pa = performance.now();
+      await t.trainer.positionProbe();
+      (probeMs[t.label] ??= []).push(performance.now() - pa);
     }
   }
   const ref = median(trainers[0].ms);
@@ -175,6 +181,7 @@ async function timing(spec: string) {
     emit({
       timing: rows[i].label, medianMs: rows[i].medianMs, ratioToFirst: rows[i].ratio, withHealthEveryStepMs: rows[i + 1].medianMs,
       healthMs: +healthOnly.toFixed(2), healthShareEvery1: +(healthOnly / rows[i].medianMs).toFixed(4), healthShareEvery5: +(healthOnly / 5 / rows[i].medianMs).toFixed(4),
+      probeMs: Math.round(median(probeMs[rows[i].label] ?? [])), probeSharePerStep: +(median(probeMs[rows[i].label] ?? []) / PROBE_EVERY / rows[i].medianMs).toFixed(4),
       reps, load: loadavg().map((x) => +x.toFixed(2)),
     });
   }
