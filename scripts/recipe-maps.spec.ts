@@ -52,9 +52,10 @@ test('default recipe in the browser, then trained vs untrained maps of the abdom
   console.log(`[recipe-maps] first → last third: loss ${thirds(loss)}, intra ${thirds(intra)}, accuracy ${thirds(accuracy)}`);
   const h = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.health());
   console.log(`[recipe-maps] health at step ${h?.step}: ${h?.health.diagnosis.map((d) => `[${d.level}] ${d.text}`).join(' | ')}`);
+  await page.setViewportSize({ width: 1400, height: 2600 }); // the panels whole, below the sticky tab bar
   await page.getByTestId('live-plots').screenshot({ path: resolve(SHOTS, 'recipe-browser-curves.png') });
-  await page.getByTestId('health-panel').scrollIntoViewIfNeeded();
   await page.getByTestId('health-panel').screenshot({ path: resolve(SHOTS, 'recipe-browser-health.png') });
+  await page.setViewportSize({ width: 1400, height: 900 });
 
   const seg = readNiftiNode(SEG);
   await rowNamed(page, 'sample-ct.nii.gz').click();
@@ -70,8 +71,14 @@ test('default recipe in the browser, then trained vs untrained maps of the abdom
     console.log(`[recipe-maps] ${name}: AUC trained ${auc?.perMap?.[0]?.toFixed(3)}, untrained ${auc?.perMap?.[1]?.toFixed(3)}, intensity ${auc?.intensity?.toFixed(3)} (${auc?.ok ? 'ok' : auc?.reason})`);
     expect(auc?.ok, auc?.reason).toBe(true);
     expect(auc!.structure).toBe(id);
+    // Two pictures: the previews share the shown map's display range (auto: its 90th percentile → max), so each map
+    // is pictured once in its own range — trained shown, then untrained shown.
     const result = page.getByTestId('maps-result');
+    await page.getByTestId('maps-show-current').click();
     await page.getByTestId('maps-previews').scrollIntoViewIfNeeded();
     await result.screenshot({ path: resolve(SHOTS, `recipe-browser-maps-${name}.png`) });
+    await page.getByTestId('maps-show-initial').click();
+    await expect(result).toHaveAttribute('data-shown-kind', 'initial');
+    await result.screenshot({ path: resolve(SHOTS, `recipe-browser-maps-${name}-untrained-range.png`) });
   }
 });

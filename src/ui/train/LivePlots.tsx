@@ -63,7 +63,7 @@ export function LivePlots() {
       />
       <MetricChart
         testId="plot-accuracy"
-        title="Position prediction (training crops)"
+        title="Position prediction"
         smoothing={smooth ? Math.max(smoothing, ACCURACY_MIN_SMOOTHING) : 0}
         yRange={[0, 1]}
         height={150}
