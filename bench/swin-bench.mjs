@@ -68,6 +68,17 @@ export async function benchSwin(page, opts) {
         for (const pass of ['forward', 'gradient']) {
           // A crop of VoCo-B's gradient on a CPU backend takes minutes: predicted from the forward, skipped if over.
           const fwd = out.rows.find((x) => x.backend === backend && x.preset === preset && x.pass === 'forward');
+          // A larger preset's forward, predicted from a smaller one's measured GFLOP/s on this backend.
+          const ref = out.rows.find((x) => x.backend === backend && x.pass === 'forward' && !x.error && x.gflops);
+          if (pass === 'forward' && ref && ref.preset !== preset) {
+            const predictedMs = (1000 * (await call('swinBench', 'forwardGflop', preset, SWIN_R))) / ref.gflops;
+            if (predictedMs > budgetMs) {
+              out.rows.push({ backend, preset, pass, error: `skipped: over budget (≈ ${fmt(predictedMs / 1000, 0)} s predicted at ${ref.preset}'s ${fmt(ref.gflops, 2)} GFLOP/s; budget ${budgetMs / 1000} s)` });
+              log(`${backend} ${preset} forward: skipped (predicted ${fmt(predictedMs / 1000, 0)} s)`);
+              out.rows.push({ backend, preset, pass: 'gradient', error: 'skipped: the forward pass is over budget' });
+              break;
+            }
+          }
           if (pass === 'gradient' && fwd && !fwd.error && 3 * fwd.msPerCrop > budgetMs) {
             out.rows.push({ backend, preset, pass, error: `skipped: over budget (≥ ${fmt((3 * fwd.msPerCrop) / 1000, 0)} s predicted as 3 × the forward; budget ${budgetMs / 1000} s)` });
             log(`${backend} ${preset} ${pass}: skipped (predicted ${fmt((3 * fwd.msPerCrop) / 1000, 0)} s)`);

@@ -49,3 +49,10 @@ export async function mapWindows(dims: [number, number, number], r: number, stri
   const { slidingWindowGrid, windowCount } = await import('../eval/similarityMap');
   return windowCount(slidingWindowGrid(dims, r, stride));
 }
+
+/** Backbone GFLOP of one forward pass of a preset on an r³ crop (src/model/flops.ts). */
+export async function forwardGflop(preset: string, r: number): Promise<number> {
+  const { PRESETS, forwardFlops } = await import('../model');
+  const f = forwardFlops(PRESETS[preset], r);
+  return (f.patchEmbed + f.blocks) / 1e9;
+}
