@@ -361,6 +361,7 @@ async function main() {
         presets: option('swin-presets', 'swin-tiny,VoCo-B').split(','),
         budgetS: Number(option('swin-budget', 120)),
         torch: !flag('no-torch'),
+        torchThreads: option('swin-torch-threads', '1').split(',').map(Number),
         log: (...a) => log('[swin]', ...a),
       });
     }

@@ -54,7 +54,7 @@ def measure(fs, r, rounds, max_s, step):
     if step:
         import torch_twin
         crops = 2 * (2 * 2 + 1)
-        if out['gradientMs'] * crops / 1000 > 2 * max_s:
+        if out['gradientMs'] * crops / 1000 > max_s:
             out['stepMs'] = None
             notes.append(f'step skipped: predicted {out["gradientMs"] * crops / 1000:.0f} s')
         else:

@@ -186,7 +186,10 @@ test('an imported model as a run: Use → saved run (swin-tiny, step) → .pt ex
     expect(c.value).toBeLessThanOrEqual(1);
   }
   expect(new Set(cells.map((c) => c.weights)).size).toBe(2);
-  await expect(bench.getByTestId('bench-table')).toContainText('swin-fs12.safetensors');
+  await expect(bench.getByTestId('bench-table')).toContainText('swin-tiny · random init');
+  await expect(bench.getByTestId('bench-table')).toContainText('swin-tiny · run step 0'); // the imported weights, the active run
   console.log('[import bench]', JSON.stringify(cells));
-  await bench.screenshot({ path: resolve(SHOTS, 'import-benchmark.png') });
+  const results = bench.getByTestId('bench-results');
+  await results.scrollIntoViewIfNeeded();
+  await results.screenshot({ path: resolve(SHOTS, 'import-benchmark.png') });
 });

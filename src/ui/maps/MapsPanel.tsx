@@ -4,7 +4,7 @@
 // weights (or a saved checkpoint) shows what training changed; the base-crop matrix shows how the n² base crops of
 // the training region relate. The work happens in the training worker; this panel draws the map store.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { PRESETS, embedDim } from '../../model/presets';
+import { PRESETS, embedDim, isSwinPreset } from '../../model/presets';
 import { useDatasetStore } from '../../store/datasetStore';
 import { setDisplay, useMapStore, type ComputedMap, type MapResultInfo } from '../../store/mapStore';
 import { useRunStore } from '../../store/runStore';
@@ -78,11 +78,19 @@ export function MapsPanel() {
     <div className="panel maps-panel" data-testid="maps-panel" data-status={s.status} data-progress-done={s.progress?.done ?? 0} data-progress-total={s.progress?.total ?? 0}>
       <section>
         <h3>Similarity maps</h3>
-        <p className="muted small" data-testid="maps-embedding">
-          Embedding: the encoder&apos;s multi-scale GAP features (<code>model.embed</code>: each tapped stage of the token stream
-          {preset ? ` — after blocks ${preset.stageEnds.join(', ')} —` : ''} layer-normalised and averaged over tokens, concatenated
-          {preset ? `, ${embedDim(preset)} values` : ''}); projection heads not used. Map value = cosine similarity of each r³ window to the query crop.
-        </p>
+        {preset && isSwinPreset(preset) ? (
+          <p className="muted small" data-testid="maps-embedding">
+            Embedding: the reference encoder&apos;s multi-scale GAP features (<code>model.embed</code>: its five UNETR encoder blocks — full
+            resolution and SwinViT stages 0, 1, 2 and 4 — each averaged over voxels, concatenated, {embedDim(preset)} values, as the authors&apos;
+            <code>Swin</code>); projection heads not used. Map value = cosine similarity of each r³ window to the query crop.
+          </p>
+        ) : (
+          <p className="muted small" data-testid="maps-embedding">
+            Embedding: the encoder&apos;s multi-scale GAP features (<code>model.embed</code>: each tapped stage of the token stream
+            {preset ? ` — after blocks ${preset.stageEnds.join(', ')} —` : ''} layer-normalised and averaged over tokens, concatenated
+            {preset ? `, ${embedDim(preset)} values` : ''}); projection heads not used. Map value = cosine similarity of each r³ window to the query crop.
+          </p>
+        )}
         {unavailable ? (
           <p className="warn" data-testid="maps-unavailable">
             {unavailable}
