@@ -258,7 +258,7 @@ async function main() {
       try {
         await call('init', h, 'wasm');
         await call('volumes', h, shape.batchVolumes);
-        const on = { simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true };
+        const on = { simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
         const configs = [
           { name: 'all on (relaxed SIMD where available)', switches: on },
           { name: 'relaxed SIMD off', switches: { ...on, relaxed: false } },
@@ -269,8 +269,9 @@ async function main() {
           { name: 'bias add outside the matmul', switches: { ...on, fusedBias: false } },
           { name: 'fused softmax off (tf ops)', switches: { ...on, fusedSoftmax: false } },
           { name: 'SplitV block copy off (tfjs slices)', switches: { ...on, splitCopy: false } },
-          { name: 'this round off (LayerNorm, GELU, softmax, bias, split)', switches: { ...on, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false } },
-          { name: 'all off (round-1 kernels)', switches: { simd: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false } },
+          { name: 'Identity copies (tfjs) instead of sharing', switches: { ...on, sharedIdentity: false } },
+          { name: 'this round off (LayerNorm, GELU, softmax, bias, split, identity)', switches: { ...on, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
+          { name: 'all off (round-1 kernels)', switches: { simd: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
         ];
         report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };
         report.ab.results = await call('ab', h, { preset: defaultPreset, warmup: 1, rounds: report.ab.rounds, configs, ...shape });

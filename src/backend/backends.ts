@@ -11,6 +11,7 @@ import { measureMatmul } from './matmulProbe';
 import { forgetChoice, recallChoice, rememberChoice } from './remember';
 import { installWasmBatchMatMul } from '../kernels/wasmBatchMatMul';
 import { installWasmSplitV } from '../kernels/splitColumns';
+import { installWasmIdentityShare } from '../kernels/wasmIdentityShare';
 import { useRegisterTiledMatMul } from '../kernels/matMulRegisterTiled';
 import { installChunkedAddN } from './webgpuAddN';
 import { installWasmMatMulPolicy } from './wasmMatMulPolicy';
@@ -58,6 +59,7 @@ let wasmConfigured = false;
 let wasmThreadsWanted = 1;
 let wasmMatMulInstalled = false;
 let wasmSplitInstalled = false;
+let wasmIdentityInstalled = false;
 let webgpuAddNInstalled = false;
 let kernelsDecided = false;
 let webgpuChoice: (WebGpuKernelChoice & { source: string }) | null = null;
@@ -228,6 +230,8 @@ export function registerBackends(opts: Pick<InitBackendOptions, 'wasmPath' | 'wa
     if (wasmMatMulInstalled && stock) wasmMatMulInstalled = installWasmMatMulPolicy(stock);
     // Splits along the last axis (attention's q | k | v) as SIMD row-block copies instead of strided slices.
     wasmSplitInstalled = installWasmSplitV();
+    // Clones (every tensor a gradient saves) share the buffer instead of copying it.
+    wasmIdentityInstalled = installWasmIdentityShare();
   }
   // webgpu's AddN binds one storage buffer per input: more than the device allows fails silently.
   webgpuAddNInstalled = installChunkedAddN();
@@ -267,6 +271,7 @@ function kernelsFor(name: BackendName): string[] {
     return [
       'BatchMatMul → XNNPACK for transposed/batched products (small batched pairs: stock loop)',
       ...(wasmSplitInstalled ? ['SplitV (last axis) → SIMD row-block copy'] : []),
+      ...(wasmIdentityInstalled ? ['Identity → shared buffer (no copy)'] : []),
     ];
   }
   if (name === 'webgpu' && !stockKernels) {

@@ -17,6 +17,7 @@ import { useFusedGelu } from '../../kernels/geluTanh';
 import { useFusedBiasMatMul } from '../../model/layers/linear';
 import { useFusedSoftmax } from '../../kernels/softmaxRows';
 import { useSplitColumnsKernel } from '../../kernels/splitColumns';
+import { useSharedIdentity } from '../../kernels/wasmIdentityShare';
 
 /** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
 export interface KernelSwitches {
@@ -36,6 +37,8 @@ export interface KernelSwitches {
   fusedSoftmax?: boolean;
   /** wasm: splits along the last axis as a SIMD row-block copy (true) or tfjs's SplitV (false). */
   splitCopy?: boolean;
+  /** wasm: clones (tensors saved for gradients) share the buffer (true) or copy it, as tfjs does (false). */
+  sharedIdentity?: boolean;
 }
 
 function applySwitches(s: KernelSwitches) {
@@ -50,6 +53,7 @@ function applySwitches(s: KernelSwitches) {
   if (s.fusedBias !== undefined) useFusedBiasMatMul(s.fusedBias);
   if (s.fusedSoftmax !== undefined) useFusedSoftmax(s.fusedSoftmax);
   if (s.splitCopy !== undefined) useSplitColumnsKernel(s.splitCopy);
+  if (s.sharedIdentity !== undefined) useSharedIdentity(s.sharedIdentity);
   return simdFlavour();
 }
 
@@ -86,7 +90,7 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true });
+    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
