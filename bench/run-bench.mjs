@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, ensureChromium } from '../scripts/chromium.mjs';
+import { benchSwin, swinMarkdown } from './swin-bench.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'bench', 'out');
@@ -357,6 +358,18 @@ async function main() {
     } else report.similarityMap = { status: 'n/a', note: quick ? 'not run with --quick' : flag('no-map') ? '--no-map' : 'no backend chosen' };
 
     if (!flag('no-conv3d')) report.conv3d = await benchConv3dShapes(page, backends);
+    // The reference encoder (bench/swin-bench.mjs): minutes on a CPU, so only in the full bench or with --swin.
+    if (flag('swin') || (!quick && !flag('no-swin'))) {
+      log('reference encoder (swin-bench) …');
+      report.swin = await benchSwin(page, {
+        backends: option('swin-backends', backends.filter((b) => b === 'wasm' || b === 'webgpu').join(',')).split(',').filter(Boolean),
+        presets: option('swin-presets', 'swin-tiny,VoCo-B').split(','),
+        budgetS: Number(option('swin-budget', 120)),
+        torch: !flag('no-torch'),
+        torchThreads: option('swin-torch-threads', '1').split(',').map(Number),
+        log: (...a) => log('[swin]', ...a),
+      });
+    }
   } finally {
     await browser.close();
     stopPreview();
@@ -379,7 +392,7 @@ async function main() {
   }
   report.machine.loadavgEnd = loadavg();
   writeFileSync(join(outDir, 'bench.json'), JSON.stringify(report, null, 2));
-  const md = markdown(report) + conv3dMarkdown(report.conv3d);
+  const md = markdown(report) + conv3dMarkdown(report.conv3d) + swinMarkdown(report.swin);
   writeFileSync(join(outDir, 'bench.md'), md);
   console.log('\n' + md);
   log(`wrote ${join('bench', 'out', 'bench.json')} and bench.md`);
