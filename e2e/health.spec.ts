@@ -1,7 +1,7 @@
 // The default recipe learns in the browser, and the Health panel shows it: the bundled samples (abdomen + chest CT),
 // the run setup's defaults except the tiny preset and a short schedule, backend auto (wasm on a machine without a
-// GPU). Asserts the loss trends down (mean of the last third below the first third's), and that the Health panel
-// holds a diagnosis, ranks, calibration and its charts. Screenshot: artifacts/screenshots/health-panel.png.
+// GPU). Asserts the loss and its position term trend down (mean of the last third below the first third's), and
+// that the Health panel holds a diagnosis, ranks, calibration and its charts (the position-accuracy chart too). Screenshot: artifacts/screenshots/health-panel.png.
 import { expect, test } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -27,6 +27,8 @@ test('default recipe, tiny preset: the loss trends down and the Health panel fil
   await expect(page.getByTestId('health-empty')).toBeVisible();
   await page.getByTestId('cfg-preset').selectOption('tiny');
   await page.getByTestId('cfg-totalSteps').fill(String(STEPS));
+  // HEALTH_E2E_LR=1e-9 shows the checks below can fail (nothing learns).
+  if (process.env.HEALTH_E2E_LR) await page.getByTestId('cfg-lr').fill(process.env.HEALTH_E2E_LR);
   await page.getByTestId('cfg-checkpointEvery').fill('0');
   await expect(page.getByTestId('config-issues')).toHaveCount(0);
   await page.getByTestId('btn-start').click();
@@ -38,8 +40,28 @@ test('default recipe, tiny preset: the loss trends down and the Health panel fil
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const first = mean(losses.slice(0, third));
   const last = mean(losses.slice(-third));
-  console.log(`[health] ${STEPS} steps: mean loss of the first third ${first.toFixed(3)}, of the last third ${last.toFixed(3)}`);
+  // The position loss falls too (what moves most reliably at this scale, docs/recipe.md). The total loss alone
+  // is no proof: with the learning rate at 1e-9 it also fell (1.61 → 1.40: batch-to-batch noise of the inter term
+  // and the teacher head's EMA), while intra rose (0.74 → 0.80), so this check is the one that fails then.
+  // Accuracy is logged, not asserted: in 90 tiny steps it stays near its start (an untrained encoder already
+  // scores ≈ 0.19 on training crops, chance 0.11).
+  const intra = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.column('intra'));
+  const accuracy = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.column('accuracy'));
+  const accLast = mean(accuracy.slice(-third));
+  const chance = 1 / 9;
+  console.log(
+    `[health] ${STEPS} steps: mean loss of the first third ${first.toFixed(3)}, of the last third ${last.toFixed(3)}; ` +
+      `intra ${mean(intra.slice(0, third)).toFixed(3)} → ${mean(intra.slice(-third)).toFixed(3)}; ` +
+      `accuracy ${mean(accuracy.slice(0, third)).toFixed(3)} → ${accLast.toFixed(3)}, over the run ${mean(accuracy).toFixed(3)} (chance ${chance.toFixed(3)})`,
+  );
   expect(last).toBeLessThan(first);
+  expect(mean(intra.slice(-third))).toBeLessThan(mean(intra.slice(0, third)));
+  await expect(page.getByTestId('plot-accuracy')).toHaveAttribute('data-points', String(STEPS));
+  // The clean position probe rides on step 0, every 50th step and the last.
+  const probe = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.column('probeAccuracy'));
+  const probed = probe.map((v, i) => [i, v]).filter(([, v]) => Number.isFinite(v));
+  console.log(`[health] clean-crop position accuracy: ${probed.map(([i, v]) => `step ${i} ${v.toFixed(3)}`).join(', ')}`);
+  expect(probed.map(([i]) => i)).toEqual([...Array.from({ length: Math.ceil(STEPS / 50) }, (_, k) => k * 50), STEPS - 1]);
 
   const h = await page.evaluate(() => (window as unknown as { __vocoRun: RunHook }).__vocoRun.health());
   expect(h).not.toBeNull();
@@ -47,6 +69,7 @@ test('default recipe, tiny preset: the loss trends down and the Health panel fil
   expect(h!.health.rankMax).toBeGreaterThan(1);
   expect(h!.health.studentRank).toBeGreaterThan(1);
   expect(h!.health.calibration.pairs).toBeGreaterThan(0);
+  console.log(`[health] diagnosis at step ${h!.step}: ${h!.health.diagnosis.map((d) => `[${d.level}] ${d.text}`).join(' | ')}`);
   const panel = page.getByTestId('health-panel');
   await expect(panel.getByTestId('health-diagnosis').locator('li')).toHaveCount(h!.health.diagnosis.length);
   await expect(panel.getByTestId('health-rank')).toContainText(`of ${h!.health.rankMax}`);

@@ -27,6 +27,19 @@ test('wasm SIMD batched matmul equals the CPU twin (plain and relaxed SIMD) and 
   }
 });
 
+test('fused LayerNorm, GELU and scaled softmax on threaded wasm equal their CPU twins and really run on SIMD', async ({ page }) => {
+  const r = await page.evaluate(() => (window as unknown as { selftest: PerfSelftest }).selftest.perfKernels.fusedRowKernelsParity());
+  expect(r.ran).toBe('wasm');
+  console.log(`[fused] wasm heap shared: ${r.shared}`);
+  expect(r.cases.length).toBe(8);
+  for (const c of r.cases) {
+    console.log(`[fused] ${c.name}: max rel err ${c.maxRelErr.toExponential(2)}`);
+    expect(c.simdRan, `${c.name} ran on the SIMD path`).toBe(true);
+    expect(c.tol).toBeLessThanOrEqual(1e-4);
+    expect(c.maxRelErr, c.name).toBeLessThan(c.tol);
+  }
+});
+
 for (const backend of ['wasm', 'webgpu'] as const) {
   test(`fused AdamW on ${backend} equals the CPU twin, with no GPU errors`, async ({ page }) => {
     const r = await page.evaluate((b) => (window as unknown as { selftest: PerfSelftest }).selftest.perfKernels.fusedAdamWParity(b), backend);

@@ -38,6 +38,7 @@ import { mapAuc, structureClick } from '../src/eval/mapAuc';
 import { runBenchmark } from '../src/eval/benchmark';
 import type { BenchmarkOptions } from '../src/worker/protocol';
 import { argmaxAccuracy } from '../src/eval/metrics';
+import { PROBE_EVERY } from '../src/voco/probe';
 import { niftiVolume } from '../test/helpers/niftiNode';
 import { colorAt } from '../src/ui/maps/colormaps';
 import { encodePng } from './png';
@@ -146,6 +147,7 @@ async function timing(spec: string) {
   // The device part of health alone (reductions + Gram matrices of the projections, read back) and the pure part,
   // timed between the steps on projections of a step's shape: its cost per step is this ÷ healthEvery.
   const probe: Record<string, number[]> = {};
+  const probeMs: Record<string, number[]> = {};
   const tracker = new HealthTracker(0);
   for (let k = 0; k < reps; k++) {
     for (const t of trainers) {
@@ -166,6 +168,10 @@ async function timing(spec: string) {
       tracker.report({ studentStdMin: v[0], studentStdMean: v[1], teacherStdMin: v[2], teacherStdMean: v[3], agreement: v[4], studentGram: v.slice(5, 5 + rows * rows), teacherGram: v.slice(5 + rows * rows), rows }, 0);
       (probe[t.label] ??= []).push(performance.now() - a);
       tf.dispose([s0, t0, h]);
+      // The clean position probe (Trainer.positionProbe), which the studio runs every PROBE_EVERY steps.
+      const pa = performance.now();
+      await t.trainer.positionProbe();
+      (probeMs[t.label] ??= []).push(performance.now() - pa);
     }
   }
   const ref = median(trainers[0].ms);
@@ -175,6 +181,7 @@ async function timing(spec: string) {
     emit({
       timing: rows[i].label, medianMs: rows[i].medianMs, ratioToFirst: rows[i].ratio, withHealthEveryStepMs: rows[i + 1].medianMs,
       healthMs: +healthOnly.toFixed(2), healthShareEvery1: +(healthOnly / rows[i].medianMs).toFixed(4), healthShareEvery5: +(healthOnly / 5 / rows[i].medianMs).toFixed(4),
+      probeMs: Math.round(median(probeMs[rows[i].label] ?? [])), probeSharePerStep: +(median(probeMs[rows[i].label] ?? []) / PROBE_EVERY / rows[i].medianMs).toFixed(4),
       reps, load: loadavg().map((x) => +x.toFixed(2)),
     });
   }
@@ -245,7 +252,15 @@ async function main() {
       }
       if (s === steps) {
         const r3 = (k: 'loss' | 'intra' | 'inter' | 'reg') => history.map((m) => +m[k].toFixed(3));
-        emit({ step: s, curves: { loss: r3('loss'), intra: r3('intra'), inter: r3('inter'), reg: r3('reg') } });
+        const parts = history.map(positionParts);
+        const r3p = (k: keyof ReturnType<typeof positionParts>) => parts.map((x) => +x[k].toFixed(3));
+        emit({
+          step: s,
+          curves: {
+            loss: r3('loss'), intra: r3('intra'), inter: r3('inter'), reg: r3('reg'),
+            acc: r3p('acc'), intraPos: r3p('pos'), intraNeg: r3p('neg'), pPos: r3p('pPos'), pNeg: r3p('pNeg'), pTop: r3p('pTop'),
+          },
+        });
         break;
       }
       const m = await trainer.step();
@@ -262,6 +277,36 @@ async function main() {
 function median(xs: number[]): number {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+/**
+ * One step's position prediction taken apart (the reference's ce, recomputed from the step's labels and
+ * predictions): its two terms (over overlapped and over non-overlapped bases), the mean prediction on each, the
+ * mean prediction on the most-overlapped base, and the argmax accuracy.
+ */
+function positionParts(m: StepMetrics): { pos: number; neg: number; pPos: number; pNeg: number; pTop: number; acc: number } {
+  const EPS = 1e-6;
+  let pos = 0, neg = 0, pPos = 0, nPos = 0, pNeg = 0, nNeg = 0, pTop = 0, hits = 0, crops = 0;
+  const vols = m.labels.length;
+  m.labels.forEach((vol, b) => {
+    let num = 0, den = 0, numN = 0, denN = 0;
+    vol.forEach((y, s) => {
+      const p = m.predictions[b][s];
+      let top = 0, best = 0;
+      y.forEach((yk, k) => {
+        if (yk > 0) { num -= yk * Math.log(1 - Math.abs(yk - p[k]) + EPS); den += yk; pPos += p[k]; nPos++; }
+        else { numN -= Math.log(1 - p[k] + EPS); denN++; pNeg += p[k]; nNeg++; }
+        if (yk > y[top]) top = k;
+        if (p[k] > p[best]) best = k;
+      });
+      pTop += p[top];
+      if (top === best) hits++;
+      crops++;
+    });
+    pos += num / (den + EPS) / vols;
+    neg += numN / (denN + EPS) / vols;
+  });
+  return { pos, neg, pPos: pPos / Math.max(1, nPos), pNeg: pNeg / Math.max(1, nNeg), pTop: pTop / Math.max(1, crops), acc: hits / Math.max(1, crops) };
 }
 
 function trainAccuracy(ms: StepMetrics[]): number {

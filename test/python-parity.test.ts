@@ -177,6 +177,15 @@ describe('Python package parity (tfjs cpu vs PyTorch)', () => {
     // and Adam turns noise into steps of about ±lr, so for them only the size of the step is compared.
     const noise = new Set(['student.0.bias', 'student.3.bias']);
     const bound = 3 * metrics.lr + 1e-7;
+    // The key third of attention's qkv bias has an exactly-zero gradient too (softmax is unchanged by a per-row shift,
+    // and q·b_k shifts each row of scores): rounding noise on both sides (measured: relative difference ~1 there,
+    // ~2e-6 on the q and v thirds), so its steps are only bounded and the q and v thirds are compared.
+    const keyBias = (name: string) => /attn\.qkv\.bias$/.test(name);
+    const thirds = (a: ArrayLike<number>) => {
+      const t = a.length / 3;
+      const all = Array.from(a);
+      return { qv: [...all.slice(0, t), ...all.slice(2 * t)], k: all.slice(t, 2 * t) };
+    };
     let changed = 0;
     for (const w of after.weights) {
       const theirs = r.get(`weight.${w.name}`)!;
@@ -188,6 +197,12 @@ describe('Python package parity (tfjs cpu vs PyTorch)', () => {
         for (const d of [dOurs, dTheirs]) expect(Math.max(...d.map(Math.abs)), w.name).toBeLessThan(bound);
         continue;
       }
+      if (keyBias(w.name)) {
+        for (const d of [dOurs, dTheirs]) expect(Math.max(...thirds(d).k.map(Math.abs)), `${w.name} (key third)`).toBeLessThan(bound);
+        expect(relErr(thirds(dTheirs).qv, thirds(dOurs).qv), `${w.name} (q and v thirds)`).toBeLessThan(1e-4);
+        expect(relErr(thirds(theirs).qv, thirds(w.data).qv), `${w.name} (q and v thirds)`).toBeLessThan(1e-4);
+        continue;
+      }
       expect(relErr(dTheirs, dOurs), w.name).toBeLessThan(1e-4);
       expect(relErr(theirs, w.data), w.name).toBeLessThan(1e-4);
     }
@@ -195,8 +210,10 @@ describe('Python package parity (tfjs cpu vs PyTorch)', () => {
     const trainable = after.weights.map((w) => w.name).filter((n) => !n.startsWith('teacher.'));
     let slots = 0;
     for (const [k, v] of Object.entries(after.optimizer.tensors)) {
-      if (noise.has(trainable[Number(k.split('.')[1])])) continue;
-      expect(relErr(r.get(`opt.${k}`)!, v), k).toBeLessThan(1e-4);
+      const name = trainable[Number(k.split('.')[1])];
+      if (noise.has(name)) continue;
+      if (keyBias(name)) expect(relErr(thirds(r.get(`opt.${k}`)!).qv, thirds(v).qv), `${k} (q and v thirds)`).toBeLessThan(1e-4);
+      else expect(relErr(r.get(`opt.${k}`)!, v), k).toBeLessThan(1e-4);
       slots++;
     }
     expect(slots).toBe(3 * (trainable.length - 2));

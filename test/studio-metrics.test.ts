@@ -117,7 +117,7 @@ describe('position summary', () => {
       step: 7, loss: 3, intra: 1, inter: 1.5, reg: 0.5, lr: 2e-4, stepMs: 120,
       labels: [[[1, 0, 0, 0]]], predictions: [[[0.2, 0.9, 0, 0]]], regions: [],
     };
-    expect(metricRow(m)).toEqual({ step: 7, loss: 3, intra: 1, inter: 1.5, reg: 0.5, lr: 2e-4, stepMs: 120, accuracy: 0, mae: (0.8 + 0.9) / 4 });
+    expect(metricRow(m)).toEqual({ step: 7, loss: 3, intra: 1, inter: 1.5, reg: 0.5, lr: 2e-4, stepMs: 120, accuracy: 0, mae: (0.8 + 0.9) / 4, predOn: 0.2, predOff: 0.3 });
   });
 });
 

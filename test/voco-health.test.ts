@@ -104,6 +104,52 @@ describe('trends and diagnosis', () => {
     const clipped = diagnose(base({ clippedShare: 1, gradNormMedian: 8 }), 1e-4, 1);
     expect(clipped.some((d) => /100 % of recent steps were clipped/.test(d.text))).toBe(true);
   });
+
+  // The default recipe's situation (docs/recipe.md): the position loss flat or rising while the argmax accuracy is
+  // well above chance, because the predictions on non-overlapped base crops rise with the overlapped ones.
+  const position = (accuracy: number, crops = 200) => ({
+    accuracy, crops, chance: 1 / 9, predOn: 0.42, predOff: 0.34, steps: 300,
+    start: { accuracy: 0.26, crops: 200, predOn: 0.26, predOff: 0.18, steps: 50 },
+  });
+  const flatIntra = [{ term: 'intra' as const, state: 'flat' as const, before: 0.74, after: 0.74, z: 0.3 }];
+  const lowCorrelation = { bins: [], slope: 0.2, correlation: 0.11, pairs: 1800 };
+
+  it('position loss flat but accuracy well above chance: learning, explained, not "stuck"', () => {
+    const d = diagnose(base({ terms: flatIntra, calibration: lowCorrelation, position: position(0.4) }), 3e-4, 0);
+    expect(d.every((x) => x.level === 'ok')).toBe(true);
+    expect(d[0].text).toMatch(/Learning where crops sit: position accuracy on the training crops 0\.400 over the last 50 steps, up from 0\.260 over the run's first 50 \(chance 0\.111\)/);
+    expect(d[0].text).toMatch(/position loss is flat \(0\.740\).*rose \(0\.180 → 0\.340\).*\(0\.260 → 0\.420\)/);
+    expect(d.some((x) => /stuck/.test(x.text))).toBe(false);
+    expect(d.some((x) => /not calibrated yet \(correlation 0\.110/.test(x.text))).toBe(true);
+    // Rising, too: explained the same way rather than "lower the learning rate".
+    const rising = diagnose(base({ terms: [{ term: 'intra', state: 'rising', before: 0.55, after: 0.74, z: 4 }], position: position(0.4) }), 3e-4, 0);
+    expect(rising[0].text).toMatch(/position loss is rising \(0\.740\)/);
+    expect(rising.some((x) => x.level !== 'ok')).toBe(false);
+  });
+
+  it('the clean probe alone can show learning (training crops flat), and only when it rose beyond 2 SE', () => {
+    const probe = (accuracy: number) => ({ accuracy, step: 300, first: 0.09, firstStep: 0, crops: 32 });
+    const d = diagnose(base({ terms: flatIntra, position: { ...position(0.3), probe: probe(0.62) } }), 3e-4, 0);
+    expect(d[0].level).toBe('ok');
+    expect(d[0].text).toMatch(/position accuracy on the probe's fixed clean crops 0\.620 at step 300, up from 0\.090 at step 0; on the augmented training crops 0\.300 over the last 50 steps \(0\.260 over the first 50\)/);
+    expect(d.some((x) => /stuck/.test(x.text))).toBe(false);
+    // 0.09 → 0.20 on 32 crops is within 2 SE (≈ 0.17): not evidence.
+    const weak = diagnose(base({ terms: flatIntra, position: { ...position(0.3), probe: probe(0.2) } }), 3e-4, 0);
+    expect(weak.some((x) => /stuck/.test(x.text))).toBe(true);
+    expect(weak.some((x) => /Learning where crops sit/.test(x.text))).toBe(false);
+  });
+
+  it('position loss flat and accuracy not up from the start (or too few crops / steps to tell): still "stuck", with the calibration warning', () => {
+    // 0.13: near chance. 0.30: above chance, as an untrained encoder can be, but within 2 SE of the start's 0.26.
+    const early = { ...position(0.45), steps: 80 }; // the recent window still overlaps the first one
+    for (const pos of [position(0.13), position(0.3), position(0.45, 20), early, undefined]) {
+      const d = diagnose(base({ terms: flatIntra, calibration: lowCorrelation, position: pos }), 3e-4, 0);
+      expect(d[0].level).toBe('warn');
+      expect(d.some((x) => /position \(intra-volume\) loss is stuck/.test(x.text))).toBe(true);
+      expect(d.some((x) => /do not yet follow the true overlaps/.test(x.text))).toBe(true);
+      expect(d.some((x) => /Learning where crops sit/.test(x.text))).toBe(false);
+    }
+  });
 });
 
 describe('health on real training steps (cpu)', () => {
@@ -150,6 +196,26 @@ describe('health on real training steps (cpu)', () => {
     }
   });
 
+  it('HealthTracker: position accuracy and mean predictions over the window and over the run\'s first window', () => {
+    const t = new HealthTracker(0, 4);
+    // Two crops per step over 3 bases; label argmax is base 0. Steps 0–3 predict base 2 (wrong), later steps base 0.
+    const m = (i: number, right: boolean): StepMetrics => ({
+      step: i, loss: 1, intra: 1, inter: 0, reg: 0, lr: 1e-4, stepMs: 1, gradNorm: 1, regions: [],
+      labels: [[[0.75, 0.25, 0], [0.75, 0.25, 0]]],
+      predictions: right ? [[[0.9, 0.5, 0.3], [0.9, 0.5, 0.3]]] : [[[0.1, 0.1, 0.2], [0.1, 0.1, 0.2]]],
+    });
+    for (let i = 0; i < 10; i++) t.add(m(i, i >= 4));
+    const dev = { studentStdMin: 1, studentStdMean: 1, teacherStdMin: 1, teacherStdMean: 1, studentGram: gramOf([[1, 0], [0, 1]]), teacherGram: gramOf([[1, 0], [0, 1]]), rows: 2, agreement: 0.5 };
+    const p = t.report(dev, 0).position!;
+    expect(p.accuracy).toBe(1);
+    expect(p.crops).toBe(8);
+    expect(p.chance).toBeCloseTo(1 / 3, 12);
+    expect(p.predOn).toBeCloseTo(0.7, 6);
+    expect(p.predOff).toBeCloseTo(0.3, 6);
+    expect(p.steps).toBe(10);
+    expect(p.start).toEqual({ accuracy: 0, crops: 8, predOn: expect.closeTo(0.1, 6), predOff: expect.closeTo(0.2, 6), steps: 4 });
+  });
+
   it('HealthTracker keeps only the window', () => {
     const t = new HealthTracker(0, 4);
     const m = (i: number): StepMetrics => ({ step: i, loss: 1, intra: 1, inter: 0, reg: 0, lr: 1e-4, stepMs: 1, gradNorm: 1, labels: [[[1, 0]]], predictions: [[[0.9, 0.1]]], regions: [] });
@@ -176,6 +242,9 @@ describe('health series in the metrics history', () => {
     expect(Array.from(h.column('studentRank'))).toEqual([9, NaN]);
     expect(Array.from(h.column('calSlope'))).toEqual([0.6, NaN]);
     expect(Array.from(h.column('gradNorm'))).toEqual([3, 3]);
+    // Every step: the mean prediction on overlapped and non-overlapped base crops.
+    expect(Array.from(h.column('predOn'))).toEqual([0.9, 0.9]);
+    expect(Array.from(h.column('predOff'))).toEqual([0.1, 0.1]);
     const back = metricsFromCsv(metricsToCsv(h.snapshot()));
     expect(Array.from(back.columns.agreement)).toEqual([0.4, NaN]);
     // A CSV of a run saved before the health series existed.

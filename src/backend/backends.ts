@@ -10,6 +10,8 @@ import { BACKEND_NAMES, chooseBackend, isBackendName, looksSoftware, type ProbeM
 import { measureMatmul } from './matmulProbe';
 import { forgetChoice, recallChoice, rememberChoice } from './remember';
 import { installWasmBatchMatMul } from '../kernels/wasmBatchMatMul';
+import { installWasmSplitV } from '../kernels/splitColumns';
+import { installWasmIdentityShare } from '../kernels/wasmIdentityShare';
 import { useRegisterTiledMatMul } from '../kernels/matMulRegisterTiled';
 import { installChunkedAddN } from './webgpuAddN';
 import { installWasmMatMulPolicy } from './wasmMatMulPolicy';
@@ -56,6 +58,8 @@ const gpuErrorListeners = new Set<(message: string) => void>();
 let wasmConfigured = false;
 let wasmThreadsWanted = 1;
 let wasmMatMulInstalled = false;
+let wasmSplitInstalled = false;
+let wasmIdentityInstalled = false;
 let webgpuAddNInstalled = false;
 let kernelsDecided = false;
 let webgpuChoice: (WebGpuKernelChoice & { source: string }) | null = null;
@@ -224,6 +228,10 @@ export function registerBackends(opts: Pick<InitBackendOptions, 'wasmPath' | 'wa
     wasmMatMulInstalled = installWasmBatchMatMul();
     // …except batches of small products (attention), which the stock loop does faster (perf-notes §6).
     if (wasmMatMulInstalled && stock) wasmMatMulInstalled = installWasmMatMulPolicy(stock);
+    // Splits along the last axis (attention's q | k | v) as SIMD row-block copies instead of strided slices.
+    wasmSplitInstalled = installWasmSplitV();
+    // Clones (every tensor a gradient saves) share the buffer instead of copying it.
+    wasmIdentityInstalled = installWasmIdentityShare();
   }
   // webgpu's AddN binds one storage buffer per input: more than the device allows fails silently.
   webgpuAddNInstalled = installChunkedAddN();
@@ -259,7 +267,13 @@ async function startBackend(name: BackendName, measureKernels = true): Promise<v
 
 /** Which of our kernel replacements serve the named backend. */
 function kernelsFor(name: BackendName): string[] {
-  if (name === 'wasm' && wasmMatMulInstalled) return ['BatchMatMul → XNNPACK for transposed/batched products (small batched pairs: stock loop)'];
+  if (name === 'wasm' && wasmMatMulInstalled) {
+    return [
+      'BatchMatMul → XNNPACK for transposed/batched products (small batched pairs: stock loop)',
+      ...(wasmSplitInstalled ? ['SplitV (last axis) → SIMD row-block copy'] : []),
+      ...(wasmIdentityInstalled ? ['Identity → shared buffer (no copy)'] : []),
+    ];
+  }
   if (name === 'webgpu' && !stockKernels) {
     return [
       ...(webgpuAddNInstalled ? ['AddN → chunked to the storage-buffer limit'] : []),

@@ -78,9 +78,43 @@ export const op = {
   f32x4Div: () => [0xfd, ...uleb(0xe7)],
   f32x4Sqrt: () => [0xfd, ...uleb(0xe3)],
   f32x4Max: () => [0xfd, ...uleb(0xe9)],
+  f32x4Min: () => [0xfd, ...uleb(0xe8)],
+  f32x4Neg: () => [0xfd, ...uleb(0xe1)],
+  /** Round to nearest, ties to even. */
+  f32x4Nearest: () => [0xfd, ...uleb(0x6a)],
+  i32x4Splat: () => [0xfd, ...uleb(0x11)],
+  i32x4Add: () => [0xfd, ...uleb(0xae)],
+  /** Stack: vector, i32 shift count. */
+  i32x4Shl: () => [0xfd, ...uleb(0xab)],
+  i32x4TruncSatF32x4S: () => [0xfd, ...uleb(0xf8)],
   /** Relaxed SIMD: a·b + c, fused or not at the engine's choice. Stack: a, b, c. */
   f32x4RelaxedMadd: () => [0xfd, ...uleb(0x105)],
 };
+
+const splat = (v: number) => [op.f32Const(v), op.f32x4Splat()];
+
+/**
+ * e^z for the v128 in local `z` (clobbers the v128 locals n, r, p); pushes the result. e^z = 2^n · e^r with
+ * n = round(z·log₂e), r = z − n·ln2 (ln2 in two parts), e^r by its degree-6 Taylor polynomial (|r| ≤ ln2/2: relative
+ * error < 2e-7), 2^n built in the exponent bits; z clamped to ±87 first (float32's range).
+ */
+export function simdExp(L: Record<'z' | 'n' | 'r' | 'p', number>): number[][] {
+  const g = (k: 'z' | 'n' | 'r' | 'p') => op.get(L[k]);
+  const s = (k: 'z' | 'n' | 'r' | 'p') => op.set(L[k]);
+  const taylor = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
+  return [
+    g('z'), ...splat(87), op.f32x4Min(), ...splat(-87), op.f32x4Max(), s('z'),
+    g('z'), ...splat(Math.LOG2E), op.f32x4Mul(), op.f32x4Nearest(), s('n'),
+    // r = z − n·0.693359375 − n·(−2.12194440e-4): ln2 in two parts, the first exact in few bits.
+    g('z'), g('n'), ...splat(0.693359375), op.f32x4Mul(), op.f32x4Sub(), g('n'), ...splat(-2.12194440e-4), op.f32x4Mul(), op.f32x4Sub(), s('r'),
+    // Horner: p = (((((r/720 + 1/120)·r + 1/24)·r + 1/6)·r + 1/2)·r + 1)·r + 1
+    ...splat(taylor[0]), s('p'),
+    ...taylor.slice(1).flatMap((c) => [g('p'), g('r'), op.f32x4Mul(), ...splat(c), op.f32x4Add(), s('p')]),
+    // 2^n: (n + 127) << 23 as float bits.
+    g('p'), g('n'), op.i32x4TruncSatF32x4S(), op.i32Const(127), op.i32x4Splat(), op.i32x4Add(), op.i32Const(23), op.i32x4Shl(), op.f32x4Mul(),
+  ];
+}
+
 
 export interface WasmFunction {
   name: string;

@@ -6,6 +6,9 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { initBackend } from '../backend/backends';
 import * as simd from '../kernels/wasmSimdBatchMatMul';
 import { adamwUpdateInPlace, fusedAdamW, fusedAdamWRuns, type AdamWHyper } from '../kernels/fusedAdamW';
+import * as ln from '../kernels/layerNormRows';
+import * as gelu from '../kernels/geluTanh';
+import * as sm from '../kernels/softmaxRows';
 
 const values = (n: number, salt: number, scale = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.613 + salt) * scale * (1 + (i % 4) * 0.25));
 
@@ -153,4 +156,78 @@ export async function subgroupMatMulParity(): Promise<SubgroupMatMulParity> {
     report.error = (err as Error).message;
   }
   return report;
+}
+
+/** tol: 1e-5, or 1e-4 for dγ and dβ (float32 sums over 1408 rows on SIMD against float64 sums in the twin). */
+export interface FusedRowCase { name: string; maxRelErr: number; simdRan: boolean; tol: number }
+
+/**
+ * On the studio's wasm backend (threaded: the heap is a SharedArrayBuffer here), the fused LayerNorm, GELU and scaled
+ * softmax kernels forward and backward at the B preset's shapes, each against its CPU twin run on the same inputs.
+ */
+export async function fusedRowKernelsParity(): Promise<{ ran: string; shared: boolean; cases: FusedRowCase[] }> {
+  await initBackend('wasm', { useStore: false });
+  const memory = simd.wasmBackendMemory(tf.backend());
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory?.buffer instanceof SharedArrayBuffer;
+  const cases: FusedRowCase[] = [];
+  const read = async (t: tf.Tensor) => (await t.data()) as Float32Array;
+  const push = (name: string, got: Float32Array, want: Float32Array, ran: boolean, tol = 1e-5) => cases.push({ name, maxRelErr: maxRelErr(got, want), simdRan: ran, tol });
+
+  // LayerNorm [1408, 128] with γ, β.
+  {
+    const [m, d] = [1408, 128];
+    const xv = values(m * d, 1, 3).map((v) => v + 2), gv = values(d, 2), bv = values(d, 3), dyv = values(m * d, 4);
+    const before = { ...ln.layerNormSimdRuns };
+    const outs = tf.tidy(() => {
+      const [y, xhat, rstd] = ln.layerNormForwardKernel(tf.tensor2d(xv, [m, d]), 1e-5, tf.tensor1d(gv), tf.tensor1d(bv));
+      return [y, xhat, rstd, ...ln.layerNormBackwardKernel(tf.tensor2d(dyv, [m, d]), xhat as tf.Tensor2D, rstd as tf.Tensor2D, tf.tensor1d(gv))];
+    });
+    const [y, xhat, rstd, dx, dg, db] = await Promise.all(outs.map(read));
+    tf.dispose(outs);
+    const ran = ln.layerNormSimdRuns.forward === before.forward + 1 && ln.layerNormSimdRuns.backward === before.backward + 1;
+    const want = { y: new Float32Array(m * d), xhat: new Float32Array(m * d), rstd: new Float32Array(m), dx: new Float32Array(m * d), dg: new Float32Array(d), db: new Float32Array(d) };
+    ln.layerNormForwardRows(xv, m, d, 1e-5, want.xhat, want.rstd, { gamma: gv, beta: bv, y: want.y });
+    ln.layerNormBackwardRows(dyv, xhat, rstd, m, d, want.dx, { gamma: gv, dgamma: want.dg, dbeta: want.db });
+    push('LayerNorm y [1408,128]', y, want.y, ran);
+    push('LayerNorm dx', dx, want.dx, ran);
+    push('LayerNorm dγ', dg, want.dg, ran, 1e-4);
+    push('LayerNorm dβ', db, want.db, ran, 1e-4);
+  }
+  // GELU [1408, 512] (+ 3 values: the twin takes the tail).
+  {
+    const n = 1408 * 512 + 3;
+    const xv = values(n, 5, 4), dyv = values(n, 6);
+    const before = { ...gelu.geluSimdRuns };
+    const outs = tf.tidy(() => {
+      const [y, s] = gelu.geluForwardKernel(tf.tensor1d(xv));
+      return [y, s, gelu.geluBackwardKernel(tf.tensor1d(dyv), tf.tensor1d(xv), s)];
+    });
+    const [y, s, dx] = await Promise.all(outs.map(read));
+    tf.dispose(outs);
+    const ran = gelu.geluSimdRuns.forward === before.forward + 1 && gelu.geluSimdRuns.backward === before.backward + 1;
+    const want = { y: new Float32Array(n), s: new Float32Array(n), dx: new Float32Array(n) };
+    gelu.geluForward(xv, want.y, want.s);
+    gelu.geluBackward(dyv, xv, s, want.dx);
+    push('GELU y [1408·512 + 3]', y, want.y, ran);
+    push('GELU dx', dx, want.dx, ran);
+  }
+  // Scaled softmax over attention scores [44·64, 64], scale 1/8.
+  {
+    const [rows, cols, scale] = [44 * 64, 64, 0.125];
+    const xv = values(rows * cols, 7, 20), dyv = values(rows * cols, 8);
+    const before = { ...sm.softmaxSimdRuns };
+    const outs = tf.tidy(() => {
+      const y = sm.softmaxForwardKernel(tf.tensor3d(xv, [44, 64, cols]), scale);
+      return [y, sm.softmaxBackwardKernel(tf.tensor3d(dyv, [44, 64, cols]), y, scale)];
+    });
+    const [y, dx] = await Promise.all(outs.map(read));
+    tf.dispose(outs);
+    const ran = sm.softmaxSimdRuns.forward === before.forward + 1 && sm.softmaxSimdRuns.backward === before.backward + 1;
+    const want = { y: new Float32Array(rows * cols), dx: new Float32Array(rows * cols) };
+    sm.softmaxForwardRows(xv, rows, cols, scale, want.y);
+    sm.softmaxBackwardRows(dyv, y, rows, cols, scale, want.dx);
+    push('softmax y [44,64,64]', y, want.y, ran);
+    push('softmax dx', dx, want.dx, ran);
+  }
+  return { ran: tf.getBackend(), shared, cases };
 }

@@ -23,12 +23,20 @@ export const HEALTH_METRIC_COLUMNS = [
   'calSlope',
   'calCorrelation',
 ] as const;
-export const METRIC_COLUMNS = [...CORE_METRIC_COLUMNS, ...HEALTH_METRIC_COLUMNS] as const;
+/**
+ * Mean position prediction on the base crops a random crop overlaps (predOn) and on the others (predOff), every
+ * step. The position loss charges predOff, so when both rise together it stays flat while accuracy rises: these two
+ * show why. probeAccuracy: position accuracy on the trainer's fixed clean crops (StepMetrics.probe), on some steps
+ * only. NaN in files written before they existed.
+ */
+export const POSITION_METRIC_COLUMNS = ['predOn', 'predOff', 'probeAccuracy'] as const;
+export const METRIC_COLUMNS = [...CORE_METRIC_COLUMNS, ...HEALTH_METRIC_COLUMNS, ...POSITION_METRIC_COLUMNS] as const;
 export type MetricColumn = (typeof METRIC_COLUMNS)[number];
-const OPTIONAL = new Set<string>(HEALTH_METRIC_COLUMNS);
+const OPTIONAL = new Set<string>([...HEALTH_METRIC_COLUMNS, ...POSITION_METRIC_COLUMNS]);
 
 /** One row of the history: the scalar metrics of a step plus the heatmap summary computed from it; health optional (NaN). */
-export type MetricRow = Record<(typeof CORE_METRIC_COLUMNS)[number], number> & Partial<Record<(typeof HEALTH_METRIC_COLUMNS)[number], number>>;
+export type MetricRow = Record<(typeof CORE_METRIC_COLUMNS)[number], number> &
+  Partial<Record<(typeof HEALTH_METRIC_COLUMNS)[number] | (typeof POSITION_METRIC_COLUMNS)[number], number>>;
 
 /** Plain, structured-clone-able form (for IndexedDB and run files). */
 export interface MetricsSnapshot {
@@ -162,13 +170,15 @@ function nextPow2(n: number): number {
 
 /**
  * Heatmap summary of a step: over every (volume, random crop), whether the predicted grid's argmax is the
- * true label's argmax (accuracy) and the mean absolute difference between predicted and true values (mae).
+ * true label's argmax (accuracy), the mean absolute difference between predicted and true values (mae), and the
+ * mean prediction on overlapped (label > 0) and on non-overlapped base crops (predOn, predOff).
  */
-export function positionSummary(labels: number[][][], predictions: number[][][]): { accuracy: number; mae: number } {
+export function positionSummary(labels: number[][][], predictions: number[][][]): { accuracy: number; mae: number; predOn: number; predOff: number } {
   let crops = 0;
   let hits = 0;
   let absSum = 0;
   let cells = 0;
+  let on = 0, onCount = 0, off = 0, offCount = 0;
   for (let v = 0; v < labels.length; v++) {
     for (let c = 0; c < labels[v].length; c++) {
       const truth = labels[v][c];
@@ -178,11 +188,20 @@ export function positionSummary(labels: number[][][], predictions: number[][][])
       }
       crops++;
       if (argmax(truth) === argmax(pred)) hits++;
-      for (let k = 0; k < truth.length; k++) absSum += Math.abs(pred[k] - truth[k]);
+      for (let k = 0; k < truth.length; k++) {
+        absSum += Math.abs(pred[k] - truth[k]);
+        if (truth[k] > 0) {
+          on += pred[k];
+          onCount++;
+        } else {
+          off += pred[k];
+          offCount++;
+        }
+      }
       cells += truth.length;
     }
   }
-  return { accuracy: crops ? hits / crops : NaN, mae: cells ? absSum / cells : NaN };
+  return { accuracy: crops ? hits / crops : NaN, mae: cells ? absSum / cells : NaN, predOn: onCount ? on / onCount : NaN, predOff: offCount ? off / offCount : NaN };
 }
 
 export function argmax(values: ArrayLike<number>): number {
@@ -192,9 +211,10 @@ export function argmax(values: ArrayLike<number>): number {
 }
 
 export function metricRow(m: StepMetrics): MetricRow {
-  const { accuracy, mae } = positionSummary(m.labels, m.predictions);
-  const row: MetricRow = { step: m.step, loss: m.loss, intra: m.intra, inter: m.inter, reg: m.reg, lr: m.lr, stepMs: m.stepMs, accuracy, mae };
+  const { accuracy, mae, predOn, predOff } = positionSummary(m.labels, m.predictions);
+  const row: MetricRow = { step: m.step, loss: m.loss, intra: m.intra, inter: m.inter, reg: m.reg, lr: m.lr, stepMs: m.stepMs, accuracy, mae, predOn, predOff };
   if (m.gradNorm !== undefined) row.gradNorm = m.gradNorm;
+  if (m.probe) row.probeAccuracy = m.probe.accuracy;
   const h = m.health;
   if (h) {
     Object.assign(row, {

@@ -84,6 +84,11 @@ export interface StepMetrics {
   }[];
   /** Global L2 norm of the gradients of this step (before clipping). */
   gradNorm?: number;
+  /**
+   * Position accuracy on a fixed set of clean crops of the training volumes (Trainer.positionProbe), on every
+   * Trainer.probeEvery-th step and the last; absent on the others.
+   */
+  probe?: { accuracy: number; crops: number; ms: number };
   /** Training health (src/voco/health.ts), on every Trainer.healthEvery-th step; absent on the others. */
   health?: StepHealth;
 }
@@ -106,6 +111,23 @@ export interface StepHealth {
   gradNormMedian: number;
   /** Each loss term's trend over the window (older half vs newer half). */
   terms: { term: 'loss' | 'intra' | 'inter' | 'reg'; state: 'falling' | 'flat' | 'rising' | 'diverging' | 'too short'; before: number; after: number; z: number }[];
+  /**
+   * Position prediction over the window and over the first window of the run (since the tracker started: a
+   * resumed run starts again): argmax accuracy against chance (1/n²), and the mean prediction on overlapped and on
+   * non-overlapped base crops. Absent in records made before it existed.
+   */
+  position?: {
+    accuracy: number;
+    crops: number;
+    chance: number;
+    predOn: number;
+    predOff: number;
+    /** Steps the tracker has seen (the window holds the last of them). */
+    steps: number;
+    /** The clean probe (StepMetrics.probe): its latest accuracy and its first, on the same fixed crops. */
+    probe?: { accuracy: number; step: number; first: number; firstStep: number; crops: number };
+    start: { accuracy: number; crops: number; predOn: number; predOff: number; steps: number };
+  };
   /** Steps in the window. */
   window: number;
   /** Plain-words findings with what to try, worst first. */
@@ -248,6 +270,8 @@ export interface SimilarityMapRequest {
   origin: [number, number, number];
   /** Window step in voxels (1 … r). */
   stride: number;
+  /** 'sliding' (default) or 'tiles': non-overlapping r³ windows tiling the volume, the stride ignored (src/eval). */
+  layout?: 'sliding' | 'tiles';
   /** Crops per encoder batch. Default: adaptive, about a second per batch, at most ~2 M voxels of tokens. */
   batch?: number;
   /** One map per entry, over the same windows (e.g. current and initial). */

@@ -10,11 +10,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW } from '../voco/adamw';
 import { REFERENCE_AUGMENT, batchCrops, planBatch, planLabels, type BatchPlan, type CropSpec } from '../voco/cropPlan';
-import { vocoLosses } from '../voco/losses';
+import { positionLogits, vocoLosses } from '../voco/losses';
 import { Rng } from '../voco/rng';
 import { learningRate } from '../voco/schedule';
 import { trainingVolume } from '../voco/wholeVolume';
 import { HealthTracker, type DeviceHealth } from '../voco/health';
+import { PROBE_CROPS, PROBE_EVERY, PROBE_REGIONS, probeAccuracy } from '../voco/probe';
 import { packVolumes, type VolumeLayout } from '../kernels/packVolumes';
 import { sumOfSquares } from '../kernels/sumSquares';
 import { PRESETS, STUDENT_DROPOUT, VocoModel, embedDim, validatePreset, type EncoderPreset } from '../model';
@@ -52,6 +53,11 @@ export class Trainer {
    * off. The device part is a few reductions of the step's projections read back with the step's summary.
    */
   healthEvery = 5;
+  /**
+   * Every probeEvery-th step (step index ≡ 0, and the schedule's last step) carries `probe`: position accuracy on a
+   * fixed set of clean crops of the training volumes (positionProbe). 0 turns it off.
+   */
+  probeEvery = PROBE_EVERY;
   private health: HealthTracker;
 
   private config: RunConfig;
@@ -242,6 +248,9 @@ export class Trainer {
           : {}),
       })),
     };
+    if (this.probeEvery > 0 && (stepIndex % this.probeEvery === 0 || stepIndex === cfg.totalSteps - 1)) {
+      metrics.probe = await this.positionProbe();
+    }
     this.health.add(metrics);
     if (withHealth) {
       const th = performance.now();
@@ -384,6 +393,51 @@ export class Trainer {
   embedOnDevice(crops: CropSpec[], model: VocoModel = this.model): tf.Tensor2D {
     this.checkAlive();
     return tf.tidy(() => model.embed(model.sampleInput(this.packed, this.layout, crops)));
+  }
+
+  /**
+   * Position prediction on clean crops: PROBE_REGIONS crop plans of the training volumes (what training cuts from:
+   * the resized copies in whole-volume mode), drawn from a stream of their own seeded by the run's seed — the same
+   * crops at every call, so successive values are a curve — with no augmentation and no dropout, scored as the
+   * loss scores them (relu cosine of each random crop's student projection to every base crop's teacher
+   * projection; argmax against the most-overlapped base). Training crops are augmented and pass dropout, so their
+   * own accuracy understates what the encoder knows; this is the number that moves. One forward pass of
+   * PROBE_REGIONS·(n² + PROBE_CROPS) crops; touches no training state.
+   */
+  async positionProbe(): Promise<{ accuracy: number; crops: number; ms: number }> {
+    this.checkAlive();
+    const t0 = performance.now();
+    const n = this.config.gridN;
+    const nb = n * n;
+    const V = this.volumeIds.length;
+    const rng = new Rng((this.config.seed ^ 0x5eed9b0b) >>> 0);
+    const plans = Array.from({ length: PROBE_REGIONS / 2 }, (_, k) =>
+      planBatch(rng, this.train.dims, [(2 * k) % V, (2 * k + 1) % V], { n, r: this.config.cropSize, sw: PROBE_CROPS, augment: null }),
+    );
+    const volumes = plans.flatMap((p) => p.volumes);
+    const bases = volumes.flatMap((v) => v.bases);
+    const randoms = volumes.flatMap((v) => v.randoms);
+    // Embedded in chunks no larger than a training step's crops, so the probe never needs more memory than a step.
+    const crops = [...bases, ...randoms];
+    const chunk = Math.max(1, this.config.batchVolumes * (nb + this.config.randomCrops));
+    const parts: tf.Tensor2D[] = [];
+    for (let at = 0; at < crops.length; at += chunk) {
+      parts.push(tf.tidy(() => this.model.embed(this.model.sampleInput(this.train.packed, this.train.layout, crops.slice(at, at + chunk))) as tf.Tensor2D));
+    }
+    const logits = tf.tidy(() => {
+      const emb = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D);
+      const [eb, er] = tf.split(emb, [bases.length, randoms.length], 0) as tf.Tensor2D[];
+      return positionLogits(this.model.student(er, false), this.model.teacher(eb));
+    });
+    tf.dispose(parts);
+    let values: Float32Array;
+    try {
+      values = (await logits.data()) as Float32Array;
+    } finally {
+      logits.dispose();
+    }
+    const accuracy = probeAccuracy(values, volumes.map((v) => v.labels), nb);
+    return { accuracy, crops: randoms.length, ms: performance.now() - t0 };
   }
 
   /** Dims of the run's preprocessed volumes, in config.volumeIds order. */

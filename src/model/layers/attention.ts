@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ParamFactory } from '../init';
 import { createLinear, linear, VIT_LINEAR_INIT, type LinearParams } from './linear';
 import { rowSum } from './reductions';
+import { fusedSoftmaxAvailable, softmaxBackwardKernel, softmaxForwardKernel } from '../../kernels/softmaxRows';
 
 export interface AttentionParams {
   qkv: LinearParams; // [D, 3D]: q | k | v, each head a contiguous dh-slice
@@ -55,13 +56,32 @@ export const softmaxRows = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
   };
 }) as (x: tf.Tensor3D) => tf.Tensor3D;
 
+/** softmax(scale·x) over the last axis on the fused kernels (src/kernels/softmaxRows.ts; cpu, wasm), one op per scale. */
+const scaledSoftmaxOps = new Map<number, (x: tf.Tensor) => tf.Tensor>();
+function scaledSoftmax(x: tf.Tensor, scale: number): tf.Tensor {
+  let f = scaledSoftmaxOps.get(scale);
+  if (!f) {
+    f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xs, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      const y = softmaxForwardKernel(xs, scale);
+      save([y]);
+      return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => softmaxBackwardKernel(dy, saved[0], scale) };
+    }) as (x: tf.Tensor) => tf.Tensor;
+    scaledSoftmaxOps.set(scale, f);
+  }
+  return f(x);
+}
+
 /** x: [n·t, D] token rows of n crops with t tokens each → [n·t, D]. */
 export function attention(x: tf.Tensor2D, p: AttentionParams, n: number, t: number, heads: number): tf.Tensor2D {
   const dim = x.shape[1];
   const [q, k, v] = tf.split(linear(x, p.qkv), 3, 1) as tf.Tensor2D[];
   const scale = 1 / Math.sqrt(dim / heads);
-  const qh = splitHeads(tf.mul(q, scale) as tf.Tensor2D, n, t, heads);
+  // Where the fused softmax runs, the 1/√dh scale is folded into it (no multiply over q).
+  const fused = fusedSoftmaxAvailable();
+  const qh = splitHeads(fused ? q : (tf.mul(q, scale) as tf.Tensor2D), n, t, heads);
   const scores = tf.matMul(qh, splitHeads(k, n, t, heads), false, true); // [n·H, t, t]
-  const context = tf.matMul(softmaxRows(scores as tf.Tensor3D), splitHeads(v, n, t, heads)); // [n·H, t, dh]
+  const probs = fused ? (scaledSoftmax(scores, scale) as tf.Tensor3D) : softmaxRows(scores as tf.Tensor3D);
+  const context = tf.matMul(probs, splitHeads(v, n, t, heads)); // [n·H, t, dh]
   return linear(mergeHeads(context as tf.Tensor3D, n, heads), p.proj);
 }

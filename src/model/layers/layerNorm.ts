@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamFactory } from '../init';
 import { colSum, rowMean } from './reductions';
+import { fusedLayerNormAvailable, layerNormBackwardKernel, layerNormForwardKernel } from '../../kernels/layerNormRows';
 
 export const LAYER_NORM_EPS = 1e-5; // torch.nn.LayerNorm's default
 
@@ -58,15 +59,44 @@ const layerNormPlain = (eps: number) =>
     };
   });
 
+// The same two ops on the fused kernels (src/kernels/layerNormRows.ts: one pass per row forward and backward),
+// where the backend has them (cpu, wasm).
+const fusedAffine = (eps: number) =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, xhat, rstd] = layerNormForwardKernel(x, eps, gamma, beta);
+    save([xhat, rstd, gamma]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, rs, g] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        return layerNormBackwardKernel(dy as tf.Tensor2D, xh, rs, g);
+      },
+    };
+  });
+
+const fusedPlain = (eps: number) =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const [xhat, rstd] = layerNormForwardKernel(x, eps);
+    save([xhat, rstd]);
+    return {
+      value: xhat,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => layerNormBackwardKernel(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D)[0],
+    };
+  });
+
 const affineOp = layerNormAffine(LAYER_NORM_EPS);
 const plainOp = layerNormPlain(LAYER_NORM_EPS);
+const fusedAffineOp = fusedAffine(LAYER_NORM_EPS);
+const fusedPlainOp = fusedPlain(LAYER_NORM_EPS);
 
 /** LayerNorm with learned γ, β (torch.nn.LayerNorm). */
 export function layerNorm(x: tf.Tensor2D, p: LayerNormParams): tf.Tensor2D {
-  return affineOp(x, p.weight, p.bias) as tf.Tensor2D;
+  return (fusedLayerNormAvailable() ? fusedAffineOp : affineOp)(x, p.weight, p.bias) as tf.Tensor2D;
 }
 
 /** LayerNorm without parameters (F.layer_norm(x, [D]) as SwinViT normalises its stage outputs). */
 export function layerNormNoAffine(x: tf.Tensor2D): tf.Tensor2D {
-  return plainOp(x) as tf.Tensor2D;
+  return (fusedLayerNormAvailable() ? fusedPlainOp : plainOp)(x) as tf.Tensor2D;
 }

@@ -22,6 +22,23 @@ export function createLinear(
   return { weight: f.make(`${name}.weight`, [inDim, outDim], init.weight), bias: f.make(`${name}.bias`, [outDim], init.bias) };
 }
 
+let fusedBiasEnabled = true;
+/** Benchmarks: the forward's bias add as a separate kernel (false) instead of inside tfjs's fused matmul (true). */
+export function useFusedBiasMatMul(enable: boolean): void {
+  fusedBiasEnabled = enable;
+}
+
+/**
+ * x·W + b. On cpu and wasm as tfjs's _FusedMatMul, whose wasm kernel hands the bias to XNNPACK's fully-connected
+ * operator (measured: one pass over the output less, ~1 ms per [1408, 512] output); its own gradient, which
+ * reduces with tf.sum, is never used (this op's gradient is written below). Other backends: matMul + row add.
+ */
+function affine(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const backend = tf.getBackend();
+  if (fusedBiasEnabled && (backend === 'wasm' || backend === 'cpu')) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
+  return tf.add(tf.matMul(x, w), tf.reshape(b, [1, -1]));
+}
+
 const linearOp = (inputGradient: boolean) =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
@@ -29,7 +46,7 @@ const linearOp = (inputGradient: boolean) =>
     return {
       // b as [1, out]: tfjs-webgpu sends a 1-D operand shorter than 128 to a shared-memory broadcast shader
       // that software adapters run ~25× slower (measured on SwiftShader); the row form is the same sum.
-      value: tf.add(tf.matMul(x, w), tf.reshape(b, [1, -1])),
+      value: affine(x, w, b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
         const g = dy as tf.Tensor2D;

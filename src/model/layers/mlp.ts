@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamFactory } from '../init';
 import { createLinear, linear, VIT_LINEAR_INIT, type LinearParams } from './linear';
+import { fusedGeluAvailable, geluBackwardKernel, geluForwardKernel } from '../../kernels/geluTanh';
 
 export interface MlpParams {
   fc1: LinearParams;
@@ -20,7 +21,7 @@ const GELU_A = 0.044715;
  * x·σ(2c(x + a·x³)) because ½(1 + tanh z) = σ(2z): sigmoid is a fast kernel everywhere, while erf and tanh
  * cost 20–30× more than a multiply on tfjs-wasm. Gradient by hand: σ(u) + x·σ(u)(1 − σ(u))·u'.
  */
-export const gelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+const geluOps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
   const x2 = tf.square(x);
   const s = tf.sigmoid(tf.mul(tf.mul(x, tf.add(1, tf.mul(GELU_A, x2))), 2 * GELU_C));
@@ -35,6 +36,19 @@ export const gelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor;
+
+/** The same GELU on the fused kernels (src/kernels/geluTanh.ts: one pass forward, one backward; cpu and wasm). */
+const geluFused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const [y, s] = geluForwardKernel(x);
+  save([x, s]);
+  return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => geluBackwardKernel(dy, saved[0], saved[1]) };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** GELU (tanh form): the fused kernels where the backend has them, else tf ops. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return fusedGeluAvailable() ? geluFused(x) : geluOps(x);
+}
 
 export function mlp(x: tf.Tensor2D, p: MlpParams): tf.Tensor2D {
   return linear(gelu(linear(x, p.fc1)) as tf.Tensor2D, p.fc2);

@@ -12,6 +12,12 @@ import { useWasmSimdBatchMatMul } from '../../backend/wasmMatMulPolicy';
 import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
 import { useFusedAdamW } from '../../kernels/fusedAdamW';
 import { useSumSquaresKernel } from '../../kernels/sumSquares';
+import { useFusedLayerNorm } from '../../kernels/layerNormRows';
+import { useFusedGelu } from '../../kernels/geluTanh';
+import { useFusedBiasMatMul } from '../../model/layers/linear';
+import { useFusedSoftmax } from '../../kernels/softmaxRows';
+import { useSplitColumnsKernel } from '../../kernels/splitColumns';
+import { useSharedIdentity } from '../../kernels/wasmIdentityShare';
 
 /** Kernel switches for interleaved A/B runs (each undefined field is left as it is). */
 export interface KernelSwitches {
@@ -21,6 +27,18 @@ export interface KernelSwitches {
   relaxed?: boolean | null;
   /** AdamW: one fused kernel per variable and the one-pass gradient norm (true), or tf ops for both (false). */
   fusedAdamW?: boolean;
+  /** cpu/wasm: LayerNorm forward and backward as one kernel each (true) or tf ops (false). */
+  fusedLayerNorm?: boolean;
+  /** cpu/wasm: the MLP's GELU forward and backward as one kernel each (true) or tf ops (false). */
+  fusedGelu?: boolean;
+  /** cpu/wasm: linear layers' bias added inside tfjs's fused matmul (true) or by a separate add (false). */
+  fusedBias?: boolean;
+  /** cpu/wasm: attention's scaled softmax forward and backward as one kernel each (true) or tf ops (false). */
+  fusedSoftmax?: boolean;
+  /** wasm: splits along the last axis as a SIMD row-block copy (true) or tfjs's SplitV (false). */
+  splitCopy?: boolean;
+  /** wasm: clones (tensors saved for gradients) share the buffer (true) or copy it, as tfjs does (false). */
+  sharedIdentity?: boolean;
 }
 
 function applySwitches(s: KernelSwitches) {
@@ -30,6 +48,12 @@ function applySwitches(s: KernelSwitches) {
     useFusedAdamW(s.fusedAdamW);
     useSumSquaresKernel(s.fusedAdamW);
   }
+  if (s.fusedLayerNorm !== undefined) useFusedLayerNorm(s.fusedLayerNorm);
+  if (s.fusedGelu !== undefined) useFusedGelu(s.fusedGelu);
+  if (s.fusedBias !== undefined) useFusedBiasMatMul(s.fusedBias);
+  if (s.fusedSoftmax !== undefined) useFusedSoftmax(s.fusedSoftmax);
+  if (s.splitCopy !== undefined) useSplitColumnsKernel(s.splitCopy);
+  if (s.sharedIdentity !== undefined) useSharedIdentity(s.sharedIdentity);
   return simdFlavour();
 }
 
@@ -66,7 +90,7 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true });
+    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));

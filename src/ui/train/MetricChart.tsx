@@ -12,6 +12,8 @@ export interface ChartSeries {
   label: string;
   stroke: string;
   width?: number;
+  /** This series has values on some steps only (NaN elsewhere): points joined across the gaps, never smoothed. */
+  sparse?: boolean;
 }
 
 export interface MetricChartProps {
@@ -48,8 +50,8 @@ export function MetricChart({ testId, title, series, height = 150, log = false, 
     const w = smoothingRef.current;
     const ys = series.map((s, i) => {
       const raw = runHistory.column(s.column);
-      const v = w > 0 ? emas.current[i].update(raw, w, runHistory.generation) : raw;
-      if (sparse) return Array.from(v, (y) => (Number.isFinite(y) && (!log || y > 0) ? y : null));
+      const v = w > 0 && !s.sparse ? emas.current[i].update(raw, w, runHistory.generation) : raw;
+      if (sparse || s.sparse) return Array.from(v, (y) => (Number.isFinite(y) && (!log || y > 0) ? y : null));
       if (!log) return v;
       // uPlot's log scale needs positive values: others become gaps.
       return Array.from(v, (y) => (y > 0 ? y : null));
@@ -88,7 +90,7 @@ export function MetricChart({ testId, title, series, height = 150, log = false, 
       hooks: { draw: [drawMarkers] },
       series: [
         { label: 'step' },
-        ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? 1.5, spanGaps: sparse, points: { show: sparse, size: 4 }, value: (_u: uPlot, v: number | null) => (v == null ? '–' : fmtValue(v)) })),
+        ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? 1.5, spanGaps: sparse || !!s.sparse, points: { show: sparse || !!s.sparse, size: 4 }, value: (_u: uPlot, v: number | null) => (v == null ? '–' : fmtValue(v)) })),
       ],
     };
     const u = new uPlot(opts, [[], ...series.map(() => [])] as uPlot.AlignedData, el);
