@@ -27,7 +27,9 @@ const quick = flag('quick');
 const ALL_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
 const backends = option('backends', quick ? 'cpu,wasm,webgpu' : ALL_BACKENDS.join(',')).split(',');
 const presetsArg = option('presets', null);
-const budgetS = Number(option('budget', quick ? 30 : 90));
+// --quick: 60 s per combination, so that a loaded CI machine still times its one training row (the first step runs
+// under tf.profile for the memory table and is several times slower than the rest).
+const budgetS = Number(option('budget', quick ? 60 : 90));
 const timedSteps = Number(option('steps', quick ? 2 : 5));
 // --quick (CI, about a minute): the training step only where it takes about a second (wasm, default preset); the
 // others' steps take tens of seconds on this machine (cpu; WebGPU on a software adapter) and are listed as not timed.
@@ -70,6 +72,8 @@ function torchTwin(presets, threads) {
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return { error: `${py} cannot import torch` };
   const args = [join(root, 'bench', 'torch_twin.py'), '--json', '--steps', String(quick ? 2 : 5), '--warmup', '1'];
+  // --quick: a thread count whose warm-up step takes over 2 s (a thread pool on a busy machine) times one step only.
+  if (quick) args.push('--max-step-s', '2');
   for (const p of presets) args.push('--preset', p);
   args.push('--threads', String(threads));
   // One thread: keep OpenBLAS/OpenMP from starting a pool of their own beside it.
