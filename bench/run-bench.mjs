@@ -361,13 +361,23 @@ async function main() {
     // The reference encoder (bench/swin-bench.mjs): minutes on a CPU, so only in the full bench or with --swin.
     if (flag('swin') || (!quick && !flag('no-swin'))) {
       log('reference encoder (swin-bench) …');
+      const reopen = async () => {
+        const p = await browser.newPage();
+        await p.goto(`${base}/selftest.html`);
+        await p.waitForFunction(() => window.selftestReady === true, null, { timeout: 60_000 });
+        return p;
+      };
       report.swin = await benchSwin(page, {
+        reopen,
         backends: option('swin-backends', backends.filter((b) => b === 'wasm' || b === 'webgpu').join(',')).split(',').filter(Boolean),
         presets: option('swin-presets', 'swin-tiny,VoCo-B').split(','),
         budgetS: Number(option('swin-budget', 120)),
         torch: !flag('no-torch'),
         torchThreads: option('swin-torch-threads', '1').split(',').map(Number),
         log: (...a) => log('[swin]', ...a),
+      }).catch((e) => {
+        log(`reference encoder section failed: ${firstLine(e)}`);
+        return null;
       });
     }
   } finally {

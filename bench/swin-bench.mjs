@@ -38,7 +38,28 @@ export async function benchSwin(page, opts) {
   const log = opts.log ?? ((...a) => console.log('[swin-bench]', ...a));
   const budgetMs = (opts.budgetS ?? 120) * 1000;
   const out = { r: SWIN_R, step: SWIN_STEP, loadavgStart: loadavg(), rows: [], steps: [], map: null, torch: null };
-  const call = (mod, fn, ...args) => page.evaluate(([m, f, a]) => window.selftest[m][f](...a), [mod, fn, args]);
+  // A pass that exhausts the renderer's memory crashes the page (VoCo-B's gradient on wasm did): the error is
+  // recorded for that measure, a fresh page is opened (opts.reopen) and the rest goes on.
+  let current = page;
+  const call = async (mod, fn, ...args) => {
+    try {
+      return await current.evaluate(([m, f, a]) => window.selftest[m][f](...a), [mod, fn, args]);
+    } catch (e) {
+      if (/Target crashed|Target page, context or browser has been closed/.test(String(e?.message ?? e)) && opts.reopen) {
+        log(`the page crashed during ${mod}.${fn}: opening a fresh one`);
+        current = await opts.reopen();
+        throw new Error(`the page crashed (out of memory?) during ${mod}.${fn}`);
+      }
+      throw e;
+    }
+  };
+  const close = async (mod, h) => {
+    try {
+      await call(mod, 'close', h);
+    } catch {
+      /* the page that held it is gone */
+    }
+  };
 
   // The sample CT as the studio preprocesses it (3 mm): the similarity map's window counts.
   let dims = [122, 101, 112];
@@ -56,13 +77,17 @@ export async function benchSwin(page, opts) {
       [SWIN_R / 2]: await call('swinBench', 'mapWindows', dims, SWIN_R, SWIN_R / 2),
       [SWIN_R]: await call('swinBench', 'mapWindows', dims, SWIN_R, SWIN_R),
     },
+    tiles: await call('swinBench', 'mapWindows', dims, SWIN_R, SWIN_R, 'tiles'),
     defaultStride,
   };
-  log(`map windows on the sample CT (${dims.join('×')}): ${Object.entries(out.map.strides).map(([s, n]) => `stride ${s}: ${n}`).join(', ')}`);
+  out.gflop = {};
+  for (const p of opts.presets) out.gflop[p] = await call('swinBench', 'forwardGflop', p, SWIN_R);
+  log(`map windows on the sample CT (${dims.join('×')}): ${Object.entries(out.map.strides).map(([s, n]) => `stride ${s}: ${n}`).join(', ')}, tiles of ${SWIN_R}³: ${out.map.tiles}`);
 
   for (const backend of opts.backends) {
-    const h = await call('swinBench', 'open');
+    let h = null;
     try {
+      h = await call('swinBench', 'open');
       const info = await call('swinBench', 'init', h, backend);
       for (const preset of opts.presets) {
         for (const pass of ['forward', 'gradient']) {
@@ -78,6 +103,14 @@ export async function benchSwin(page, opts) {
               out.rows.push({ backend, preset, pass: 'gradient', error: 'skipped: the forward pass is over budget' });
               break;
             }
+          }
+          // The gradient pass keeps every activation of the forward and their gradients: on wasm about 4× the
+          // forward's heap (fixture size, measured: 0.54 GiB forward, 2.2 GiB gradient). Over the 4 GiB heap the
+          // renderer dies (VoCo-B did), so such a pass is skipped with the prediction.
+          if (pass === 'gradient' && fwd?.wasmHeapBytes && 4 * fwd.wasmHeapBytes > 4 * 2 ** 30) {
+            out.rows.push({ backend, preset, pass, error: `skipped: ≈ ${fmt((4 * fwd.wasmHeapBytes) / 2 ** 30, 1)} GiB of wasm heap predicted (4 × the forward's ${fmt(fwd.wasmHeapBytes / 2 ** 30, 2)} GiB), over the 4 GiB a wasm heap can address` });
+            log(`${backend} ${preset} ${pass}: skipped (heap)`);
+            continue;
           }
           if (pass === 'gradient' && fwd && !fwd.error && 3 * fwd.msPerCrop > budgetMs) {
             out.rows.push({ backend, preset, pass, error: `skipped: over budget (≥ ${fmt((3 * fwd.msPerCrop) / 1000, 0)} s predicted as 3 × the forward; budget ${budgetMs / 1000} s)` });
@@ -102,7 +135,7 @@ export async function benchSwin(page, opts) {
       out.rows.push({ backend, preset: '—', pass: '—', error: firstLine(e) });
       log(`${backend}: ${firstLine(e)}`);
     } finally {
-      await call('swinBench', 'close', h);
+      if (h !== null) await close('swinBench', h);
     }
   }
 
@@ -117,8 +150,9 @@ export async function benchSwin(page, opts) {
         out.steps.push({ backend, preset, crops, status: 'skipped', predictedMs, note: g ? `predicted ${fmt(predictedMs / 1000, 0)} s/step (${crops} × the gradient pass); needs 2 steps within the ${budgetMs / 1000} s budget` : 'no gradient pass measured' });
         continue;
       }
-      const h = await call('bench', 'open');
+      let h = null;
       try {
+        h = await call('bench', 'open');
         await call('bench', 'init', h, backend, { useStore: false });
         await call('bench', 'volumes', h, SWIN_STEP.batchVolumes);
         const r = await call('bench', 'train', h, { preset, steps: 1, warmup: 1, budgetMs: Math.max(budgetMs, 2.5 * predictedMs), ...SWIN_STEP });
@@ -127,7 +161,7 @@ export async function benchSwin(page, opts) {
       } catch (e) {
         out.steps.push({ backend, preset, crops, status: 'error', predictedMs, note: firstLine(e) });
       } finally {
-        await call('bench', 'close', h);
+        if (h !== null) await close('bench', h);
       }
     }
   }
@@ -192,7 +226,7 @@ export function swinMarkdown(s) {
       const tg = bestTorch(s.torch, FEATURE_SIZE[p], 'gradientMs');
       const cell = (r) => (!r ? 'n/a' : r.error ? r.error : `${fmt(r.msPerCrop, 0)}${r.firstOnly ? ' (first only)' : ''}`);
       const name = `${b}${f?.software ? ' (software adapter)' : ''}${f?.wasmThreads ? ` (${f.wasmThreads} threads)` : ''}`;
-      L.push(`| ${name} | ${p} | ${f?.forwardFlopsPerCrop ? fmt(f.forwardFlopsPerCrop / 1e9, 1) : 'n/a'} | ${cell(f)} | ${f && !f.error ? fmt(f.gflops, 2) : '—'} | ${cell(g)} | ${g && !g.error ? fmt(g.gflops, 2) : '—'} | ` +
+      L.push(`| ${name} | ${p} | ${s.gflop?.[p] ? fmt(s.gflop[p], 1) : f?.forwardFlopsPerCrop ? fmt(f.forwardFlopsPerCrop / 1e9, 1) : 'n/a'} | ${cell(f)} | ${f && !f.error ? fmt(f.gflops, 2) : '—'} | ${cell(g)} | ${g && !g.error ? fmt(g.gflops, 2) : '—'} | ` +
         `${tf ? `${fmt(tf.forwardMs, 0)} (${tf.threads} thr)` : 'n/a'} | ${tg ? `${fmt(tg.gradientMs, 0)} (${tg.threads} thr)` : 'n/a'} | ${f && !f.error && tf ? fmt(f.msPerCrop / tf.forwardMs, 2) + '×' : 'n/a'} |`);
     }
   }
@@ -211,15 +245,15 @@ export function swinMarkdown(s) {
   L.push(`Similarity map of the sample CT (${s.map.dims.join('×')} voxels at 3 mm), windows of ${s.r}³: ${Object.entries(ws).map(([k, v]) => `stride ${k} → ${v} windows`).join(', ')} ` +
     '(plus the query crop; × 2 with the untrained comparison map).');
   L.push('');
-  L.push(`| preset | GFLOP per map at stride ${s.map.defaultStride} | fastest browser backend here | its map time at stride ${s.map.defaultStride} | at stride ${s.r} | PyTorch CPU at stride ${s.map.defaultStride} | sustained GFLOP/s for a ${USABLE.mapS} s map | for a ${USABLE.stepS} s step |`);
+  L.push(`| preset | GFLOP per map at stride ${s.map.defaultStride} | fastest browser backend here | its map time at stride ${s.map.defaultStride} | in ${s.map.tiles ?? '?'} tiles | PyTorch CPU at stride ${s.map.defaultStride} | sustained GFLOP/s for a ${USABLE.mapS} s map | for a ${USABLE.stepS} s step |`);
   L.push('|---|---|---|---|---|---|---|---|');
   for (const p of presets) {
     const fw = s.rows.filter((r) => r.preset === p && r.pass === 'forward' && !r.error).sort((a, b) => a.msPerCrop - b.msPerCrop)[0];
-    const flops = s.rows.find((r) => r.preset === p && r.forwardFlopsPerCrop)?.forwardFlopsPerCrop;
+    const flops = s.gflop?.[p] ? s.gflop[p] * 1e9 : s.rows.find((r) => r.preset === p && r.forwardFlopsPerCrop)?.forwardFlopsPerCrop;
     const n = ws[s.map.defaultStride] + 1;
     const tf = bestTorch(s.torch, FEATURE_SIZE[p], 'forwardMs');
     const t = (ms) => (ms < 120_000 ? `${fmt(ms / 1000, 0)} s` : `${fmt(ms / 60_000, 0)} min`);
-    L.push(`| ${p} | ${flops ? fmt((n * flops) / 1e9, 0) : 'n/a'} | ${fw ? fw.backend : 'n/a'} | ${fw ? t(n * fw.msPerCrop) : 'n/a'} | ${fw ? t((ws[s.r] + 1) * fw.msPerCrop) : 'n/a'} | ${tf ? t(n * tf.forwardMs) : 'n/a'} | ` +
+    L.push(`| ${p} | ${flops ? fmt((n * flops) / 1e9, 0) : 'n/a'} | ${fw ? fw.backend : 'n/a'} | ${fw ? t(n * fw.msPerCrop) : 'n/a'} | ${fw ? t(((s.map.tiles ?? ws[s.r]) + 1) * fw.msPerCrop) : 'n/a'} | ${tf ? t(n * tf.forwardMs) : 'n/a'} | ` +
       `${flops ? fmt((n * flops) / 1e9 / USABLE.mapS, 0) : 'n/a'} | ${flops ? fmt((crops * 3 * flops) / 1e9 / USABLE.stepS, 0) : 'n/a'} |`);
   }
   L.push('');
@@ -295,7 +329,15 @@ async function main() {
     page.on('pageerror', (e) => console.log('[swin-bench] page error:', e.message));
     await page.goto(`${base}/selftest.html`);
     await page.waitForFunction(() => window.selftestReady === true, null, { timeout: 60_000 });
+    const open = async () => {
+      const p = await browser.newPage();
+      p.on('pageerror', (e) => console.log('[swin-bench] page error:', e.message));
+      await p.goto(`${base}/selftest.html`);
+      await p.waitForFunction(() => window.selftestReady === true, null, { timeout: 60_000 });
+      return p;
+    };
     const result = await benchSwin(page, {
+      reopen: open,
       backends: option('backends', 'wasm,webgpu').split(','),
       presets: option('swin-presets', 'swin-tiny,VoCo-B').split(','),
       budgetS: Number(option('swin-budget', 120)),

@@ -45,9 +45,9 @@ export function close(handle: number): void {
 }
 
 /** Windows of a similarity map of the preprocessed sample CT (dims) at crop r and stride, centred query. */
-export async function mapWindows(dims: [number, number, number], r: number, stride: number): Promise<number> {
-  const { slidingWindowGrid, windowCount } = await import('../eval/similarityMap');
-  return windowCount(slidingWindowGrid(dims, r, stride));
+export async function mapWindows(dims: [number, number, number], r: number, stride: number, layout: 'sliding' | 'tiles' = 'sliding'): Promise<number> {
+  const { mapGrid, windowCount } = await import('../eval/similarityMap');
+  return windowCount(mapGrid(dims, r, layout, stride));
 }
 
 /** Backbone GFLOP of one forward pass of a preset on an r³ crop (src/model/flops.ts). */
