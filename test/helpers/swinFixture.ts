@@ -46,10 +46,10 @@ export function checkReport(report: SwinParityReport, backend: string): void {
     expect(d.tolerance, d.name).toBeLessThanOrEqual(bound * (1 + 1e-9));
     expect(d.relError, d.name).toBeLessThanOrEqual(d.tolerance);
   }
-  // Every gradient within 1e-4 of the exact (float64) value.
+  // Every gradient at most 1e-4 further from the float64 value than the fixture itself is.
   for (const name of grads) {
     const err = relMaxError(report.gradients[name], ref.gradients[name]);
     console.log(`[swin-parity ${backend}] grad.${name} vs float64 ${err.toExponential(2)} (the fixture itself: ${ref.fixture_error[name].toExponential(2)})`);
-    expect(err, `grad.${name} against the float64 recomputation`).toBeLessThanOrEqual(SWIN_TOLERANCE);
+    expect(err, `grad.${name} against the float64 recomputation`).toBeLessThanOrEqual(SWIN_TOLERANCE + ref.fixture_error[name]);
   }
 }
