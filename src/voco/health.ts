@@ -277,10 +277,11 @@ const TERM_WORDS: Record<TermName, string> = {
 };
 
 /**
- * Whether the window's argmax position accuracy has risen since the run's first window by more than 2 standard
- * errors (two proportions; both windows at least 40 crops, not overlapping) and is above chance. Compared with the
- * start, not with chance: an untrained encoder already ranks overlapped base crops above chance (similar
- * intensities), e.g. 0.19 for tiny at lr ≈ 0 where chance is 0.11.
+ * Whether position prediction has measurably improved: the clean probe's latest accuracy above its first, or the
+ * window's training-crop accuracy above the run's first window (both windows at least 40 crops, not overlapping),
+ * each by more than 2 standard errors (two proportions) and above chance. Compared with the start, not with chance:
+ * an untrained encoder already ranks overlapped base crops above chance (similar intensities), e.g. 0.19 on
+ * training crops for tiny at lr ≈ 0 where chance is 0.11.
  */
 export function positionLearning(h: Pick<StepHealth, 'position'>): boolean {
   return trainingCropsLearning(h) || probeLearning(h);
