@@ -299,11 +299,16 @@ function trainingCropsLearning(h: Pick<StepHealth, 'position'>): boolean {
   return risenBeyond2Se(p.accuracy, p.crops, p.start.accuracy, p.start.crops);
 }
 
-/** The clean probe (Trainer.positionProbe): its latest accuracy against its first, on the same fixed crops. */
+/**
+ * The clean probe (Trainer.positionProbe): its latest accuracy against its first on the same fixed crops, or against
+ * chance when the first was below it (an untrained encoder's relu-cosines are often all 0, every argmax the first
+ * base, and its probe 0: no baseline to have risen from).
+ */
 function probeLearning(h: Pick<StepHealth, 'position'>): boolean {
   const q = h.position?.probe;
-  if (!q || q.step <= q.firstStep || !(q.accuracy > (h.position?.chance ?? 0))) return false;
-  return risenBeyond2Se(q.accuracy, q.crops, q.first, q.crops);
+  const chance = h.position?.chance ?? 0;
+  if (!q || q.step <= q.firstStep) return false;
+  return risenBeyond2Se(q.accuracy, q.crops, Math.max(q.first, chance), q.crops);
 }
 
 /** Plain-words findings, worst first; one 'ok' line when nothing is wrong. */
