@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, ensureChromium } from '../scripts/chromium.mjs';
+import { benchSwin, swinMarkdown } from './swin-bench.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'bench', 'out');
@@ -26,7 +27,9 @@ const quick = flag('quick');
 const ALL_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
 const backends = option('backends', quick ? 'cpu,wasm,webgpu' : ALL_BACKENDS.join(',')).split(',');
 const presetsArg = option('presets', null);
-const budgetS = Number(option('budget', quick ? 30 : 90));
+// --quick: 60 s per combination, so that a loaded CI machine still times its one training row (the first step runs
+// under tf.profile for the memory table and is several times slower than the rest).
+const budgetS = Number(option('budget', quick ? 60 : 90));
 const timedSteps = Number(option('steps', quick ? 2 : 5));
 // --quick (CI, about a minute): the training step only where it takes about a second (wasm, default preset); the
 // others' steps take tens of seconds on this machine (cpu; WebGPU on a software adapter) and are listed as not timed.
@@ -69,6 +72,8 @@ function torchTwin(presets, threads) {
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return { error: `${py} cannot import torch` };
   const args = [join(root, 'bench', 'torch_twin.py'), '--json', '--steps', String(quick ? 2 : 5), '--warmup', '1'];
+  // --quick: a thread count whose warm-up step takes over 2 s (a thread pool on a busy machine) times one step only.
+  if (quick) args.push('--max-step-s', '2');
   for (const p of presets) args.push('--preset', p);
   args.push('--threads', String(threads));
   // One thread: keep OpenBLAS/OpenMP from starting a pool of their own beside it.
@@ -353,6 +358,28 @@ async function main() {
     } else report.similarityMap = { status: 'n/a', note: quick ? 'not run with --quick' : flag('no-map') ? '--no-map' : 'no backend chosen' };
 
     if (!flag('no-conv3d')) report.conv3d = await benchConv3dShapes(page, backends);
+    // The reference encoder (bench/swin-bench.mjs): minutes on a CPU, so only in the full bench or with --swin.
+    if (flag('swin') || (!quick && !flag('no-swin'))) {
+      log('reference encoder (swin-bench) …');
+      const reopen = async () => {
+        const p = await browser.newPage();
+        await p.goto(`${base}/selftest.html`);
+        await p.waitForFunction(() => window.selftestReady === true, null, { timeout: 60_000 });
+        return p;
+      };
+      report.swin = await benchSwin(page, {
+        reopen,
+        backends: option('swin-backends', backends.filter((b) => b === 'wasm' || b === 'webgpu').join(',')).split(',').filter(Boolean),
+        presets: option('swin-presets', 'swin-tiny,VoCo-B').split(','),
+        budgetS: Number(option('swin-budget', 120)),
+        torch: !flag('no-torch'),
+        torchThreads: option('swin-torch-threads', '1').split(',').map(Number),
+        log: (...a) => log('[swin]', ...a),
+      }).catch((e) => {
+        log(`reference encoder section failed: ${firstLine(e)}`);
+        return null;
+      });
+    }
   } finally {
     await browser.close();
     stopPreview();
@@ -375,7 +402,7 @@ async function main() {
   }
   report.machine.loadavgEnd = loadavg();
   writeFileSync(join(outDir, 'bench.json'), JSON.stringify(report, null, 2));
-  const md = markdown(report) + conv3dMarkdown(report.conv3d);
+  const md = markdown(report) + conv3dMarkdown(report.conv3d) + swinMarkdown(report.swin);
   writeFileSync(join(outDir, 'bench.md'), md);
   console.log('\n' + md);
   log(`wrote ${join('bench', 'out', 'bench.json')} and bench.md`);

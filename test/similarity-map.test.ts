@@ -23,6 +23,8 @@ import {
   windowOrigin,
   type MapEmbedder,
   type Vec3,
+  mapGrid,
+  tileAnchor,
 } from '../src/eval/similarityMap';
 import { mapNiftiBytes, mapNiftiGz } from '../src/eval/niftiExport';
 import { sampleCropsCPU } from '../src/kernels/cropSampler';
@@ -148,6 +150,25 @@ function mirroredVolume(dims: Vec3, seed: number): { dims: Vec3; data: Float32Ar
       }
   return { dims, data };
 }
+
+describe('tiles layout (coarse maps for the reference encoder)', () => {
+  it('⌈n/r⌉ non-overlapping r³ tiles per axis, centred, covering every voxel; the stride is ignored', () => {
+    const dims = [122, 101, 112];
+    expect(tileAnchor(dims, 64)).toEqual([-3, -13, -8]);
+    const g = mapGrid(dims, 64, 'tiles', 16, [10, 10, 10]);
+    expect(g.counts).toEqual([2, 2, 2]);
+    expect(g.stride).toBe(64);
+    expect(g.first).toEqual([-3, -13, -8]);
+    for (let a = 0; a < 3; a++) {
+      expect(g.first[a]).toBeLessThanOrEqual(0);
+      expect(g.first[a] + g.counts[a] * 64).toBeGreaterThanOrEqual(dims[a]);
+    }
+    expect(mapGrid([128, 128, 64], 64, 'tiles', 16).counts).toEqual([2, 2, 1]);
+    expect(mapGrid([192, 130, 65], 64, 'tiles', 16).counts).toEqual([3, 3, 2]);
+    // The sliding layout at the default stride on the same volume: the query is one of many windows.
+    expect(mapGrid(dims, 64, 'sliding', 16, [29, 18, 24]).counts.reduce((p, q) => p * q)).toBeGreaterThan(100);
+  });
+});
 
 describe('map pipeline with a flip-invariant encoder', () => {
   const dims: Vec3 = [48, 20, 18];

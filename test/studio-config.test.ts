@@ -8,6 +8,7 @@ import {
   resampledDims,
   serializeRunConfig,
   validateRunConfig,
+  wasmHeapRefusal,
   type ValidationContext,
 } from '../src/store/runConfig';
 import { PRESETS, paramCount } from '../src/model/presets';
@@ -142,5 +143,32 @@ describe('preprocessed size estimate', () => {
     expect(resampledRasDims([128, 128, 141], [[-3.906, 0, 0, 0], [0, -3.906, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]], [3, 3, 3])).toEqual([167, 167, 94]);
     // Voxel axes permuted (slices along y): world x ← voxel 0, world y ← voxel 2, world z ← voxel 1.
     expect(resampledRasDims([100, 50, 20], [[1, 0, 0, 0], [0, 0, 2, 0], [0, 3, 0, 0], [0, 0, 0, 1]], [1, 1, 1])).toEqual([100, 40, 150]);
+  });
+});
+
+describe('continuing pre-training of an imported reference-encoder model (wasmHeapRefusal, used by Open on my scans)', () => {
+  // The configuration an imported model is opened with: the setup's defaults at r = 64 (B = 2, n = 3, sw = 2: 22 crops).
+  const imported = (preset: string, over: Partial<RunConfig> = {}): RunConfig => ({ ...good, preset, cropSize: 64, backend: 'wasm', ...over });
+  const voxels = 2 * 192 * 192 * 64;
+  it('the fixture model (swin-tiny) and VoCo-B at 22 crops of 64³ are refused on wasm with the heap they need; VoCo-B on a GPU is not the heap\'s business', () => {
+    for (const name of ['swin-tiny', 'VoCo-B']) {
+      const why = wasmHeapRefusal(PRESETS[name], imported(name), paramCount(PRESETS[name], 64).total, voxels, null);
+      expect(why, name).toMatch(new RegExp(`^preset ${name} at r = 64 with 22 crops per step needs about [\\d.]+ GiB of wasm heap`));
+      expect(why).toContain('over the 4.0 GiB a wasm backend can address');
+      const gib = Number(/about ([\d.]+) GiB/.exec(why!)![1]);
+      console.log(`[memory] ${name}, 22 crops of 64³ on wasm: ${gib} GiB of heap`);
+      expect(gib).toBeGreaterThan(4);
+    }
+    expect(wasmHeapRefusal(PRESETS['VoCo-B'], imported('VoCo-B', { backend: 'webgpu' }), paramCount(PRESETS['VoCo-B'], 64).total, voxels, null)).toBeNull();
+    expect(wasmHeapRefusal(PRESETS['VoCo-B'], imported('VoCo-B', { backend: 'auto' }), paramCount(PRESETS['VoCo-B'], 64).total, voxels, { maxStorageBufferBindingSize: 2 ** 31 })).toBeNull();
+  });
+  it('the estimate grows with the crops of the step: the smallest step (B = 2, n = 2, sw = 1: 10 crops) needs less than 22 crops', () => {
+    const small = imported('swin-tiny', { gridN: 2, randomCrops: 1 });
+    expect(cropsPerStep(small)).toBe(10);
+    const p = paramCount(PRESETS['swin-tiny'], 64).total;
+    const a = estimateStepMemory(PRESETS['swin-tiny'], small, p, voxels);
+    const b = estimateStepMemory(PRESETS['swin-tiny'], imported('swin-tiny'), p, voxels);
+    console.log(`[memory] swin-tiny, 10 crops of 64³: ${(a.wasmHeapBytes / 2 ** 30).toFixed(2)} GiB of heap; 22 crops: ${(b.wasmHeapBytes / 2 ** 30).toFixed(2)} GiB`);
+    expect(a.activationBytes).toBeLessThan(b.activationBytes * 0.6);
   });
 });

@@ -72,6 +72,25 @@ export function slidingWindowGrid(dims: readonly number[], r: number, stride: nu
   return { r, stride, first, counts };
 }
 
+/**
+ * How the windows are laid out: 'sliding' every `stride` voxels with the query crop one of the windows (the
+ * default), or 'tiles': non-overlapping r³ windows (stride r) tiling the volume, centred on it, ∏ ⌈dims/r⌉ of them —
+ * the coarse map for an encoder whose crop costs seconds (the reference encoder on a CPU). In tiles the query crop
+ * is embedded on its own and is usually not one of the windows, so the map is not exactly 1 at the click.
+ */
+export type MapLayout = 'sliding' | 'tiles';
+
+/** Origin of the first tile along each axis: the ⌈n/r⌉ tiles overhang the volume equally on both sides. */
+export function tileAnchor(dims: readonly number[], r: number): Vec3 {
+  const a = (n: number) => -Math.floor((Math.ceil(n / r) * r - n) / 2);
+  return [a(dims[0]), a(dims[1]), a(dims[2])];
+}
+
+/** The window grid of a map: sliding (anchored at the query origin) or tiles (stride r, tileAnchor). */
+export function mapGrid(dims: readonly number[], r: number, layout: MapLayout, stride: number, queryOrigin?: readonly number[]): WindowGrid {
+  return layout === 'tiles' ? slidingWindowGrid(dims, r, r, tileAnchor(dims, r)) : slidingWindowGrid(dims, r, stride, queryOrigin);
+}
+
 export function windowCount(grid: WindowGrid): number {
   return grid.counts[0] * grid.counts[1] * grid.counts[2];
 }
@@ -151,6 +170,8 @@ export interface ComputeMapOptions {
   stride: number;
   /** Origin of the query crop. */
   origin: Vec3;
+  /** Window layout (default 'sliding'; 'tiles' ignores the stride). */
+  layout?: MapLayout;
   /** Length of one embedding. */
   dim: number;
   /** Crops per embed() call (the most, when targetBatchMs adapts it). */
@@ -181,7 +202,7 @@ export interface ComputedMaps {
 export async function computeSimilarityMaps(o: ComputeMapOptions): Promise<ComputedMaps> {
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`similarity map: batch = ${o.batch} must be a positive integer`);
   const queryOrigin = o.origin;
-  const grid = slidingWindowGrid(o.dims, o.r, o.stride, queryOrigin);
+  const grid = mapGrid(o.dims, o.r, o.layout ?? 'sliding', o.stride, queryOrigin);
   const count = windowCount(grid);
   const total = count * o.embedders.length;
   let done = 0;

@@ -11,6 +11,9 @@ export function encoderBatch(r: number): number {
   return Math.min(256, Math.max(4, Math.floor(2 ** 20 / r ** 3)));
 }
 
+/** The reference encoder holds hundreds of MB per 64³ crop in a forward pass: two crops per batch on any backend. */
+const SWIN_EMBED_BATCH = 2;
+
 const cropKey = (c: CropSpec) => `${c.volume}|${c.origin.join(',')}|${c.flip.map(Number).join('')}|${c.rot90}|${c.shift}`;
 
 export class TaskEncoder {
@@ -43,7 +46,7 @@ export class TaskEncoder {
       if (hit) out.set(hit, i * dim);
       else missing.push(i);
     });
-    const batch = encoderBatch(this.cropSize);
+    const batch = this.model.family === 'swin' ? SWIN_EMBED_BATCH : encoderBatch(this.cropSize);
     for (let s = 0; s < missing.length; s += batch) {
       const idx = missing.slice(s, s + batch);
       const emb = tf.tidy(() => this.model.embed(this.tokens(idx.map((i) => crops[i]))));

@@ -11,9 +11,12 @@
 //        the data gradient is the convolution of dy with the flipped, transposed kernel (same kernel, no col2im);
 //   dw = Σ_s partial_s, the split-K weight gradient of conv3dFilterGrad.ts, summed with a ones-row matmul
 //        (reductions are barrier-heavy on software WebGPU, see src/model/layers/reductions.ts).
+// On wasm both are GEMMs on blocks of im2col rows (im2col3d.ts) through the backend's matmul (XNNPACK: SIMD and
+// threads), ~10× faster than the single-threaded JS twin that the cpu backend keeps.
 import * as tf from '@tensorflow/tfjs-core';
 import { conv3dKernel, conv3dShapes } from './conv3dImplicitGemm';
 import { conv3dFilterGradKernel } from './conv3dFilterGrad';
+import { im2col3d } from './im2col3d';
 
 export type Dims3 = [number, number, number];
 
@@ -44,8 +47,73 @@ export function filterGradChunks(rows: number, K: number, cout: number): number 
   return Math.max(1, Math.min(byRows, byMemory, 65535, rows));
 }
 
+/** im2col floats per block on wasm (32 MB): the blocks' matmuls stay large, the transient copy bounded. */
+let im2colBlockFloats = 1 << 23;
+
+/** Tests: a small block size makes even tiny convolutions run in several blocks. Returns the previous size. */
+export function setIm2colBlockFloats(floats: number): number {
+  const before = im2colBlockFloats;
+  im2colBlockFloats = floats;
+  return before;
+}
+
+function im2colRows(k: number, cin: number): number {
+  return Math.max(1, Math.floor(im2colBlockFloats / (k * k * k * cin)));
+}
+
+/** Forward on wasm: y rows = im2col(x) rows · w, block by block (each block's copy freed before the next). */
+function conv3dWasmGemm(x: tf.Tensor3D, w: tf.Tensor2D, dims: Dims3, k: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [n, v, cin] = x.shape;
+    const cout = w.shape[1];
+    const m = n * v;
+    if (k === 1) return tf.reshape(tf.matMul(tf.reshape(x, [m, cin]), w), [n, v, cout]);
+    const step = im2colRows(k, cin);
+    const parts: tf.Tensor2D[] = [];
+    for (let s = 0; s < m; s += step) {
+      const col = im2col3d(x, dims, k, s, Math.min(step, m - s));
+      parts.push(tf.matMul(col, w));
+      col.dispose();
+    }
+    return tf.reshape(parts.length === 1 ? parts[0] : tf.concat(parts, 0), [n, v, cout]);
+  });
+}
+
+/** Weight gradient on wasm: Σ over blocks of im2col(x)ᵀ · dy. */
+function conv3dFilterGradWasm(x: tf.Tensor3D, dy: tf.Tensor3D, dims: Dims3, k: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [n, v, cin] = x.shape;
+    const cout = dy.shape[2];
+    const m = n * v;
+    const g = tf.reshape(dy, [m, cout]);
+    if (k === 1) return tf.matMul(tf.reshape(x, [m, cin]), g, true, false);
+    const step = im2colRows(k, cin);
+    let dw: tf.Tensor2D | null = null;
+    for (let s = 0; s < m; s += step) {
+      const rows = Math.min(step, m - s);
+      const col = im2col3d(x, dims, k, s, rows);
+      const gs = rows === m ? g : tf.slice(g, [s, 0], [rows, cout]);
+      const part = tf.matMul(col, gs, true, false) as tf.Tensor2D;
+      tf.dispose(gs === g ? [col] : [col, gs]);
+      if (!dw) dw = part;
+      else {
+        const next = tf.add(dw, part) as tf.Tensor2D;
+        tf.dispose([dw, part]);
+        dw = next;
+      }
+    }
+    return dw!;
+  });
+}
+
+/** y = conv(x, w) without gradient: the backend's kernel, or blocks of im2col GEMMs on wasm. */
+function convForward(x: tf.Tensor3D, w: tf.Tensor2D, dims: Dims3, k: number): tf.Tensor3D {
+  return tf.getBackend() === 'wasm' ? conv3dWasmGemm(x, w, dims, k) : conv3dKernel(x, w, dims, k);
+}
+
 /** Weight gradient [k³·Cin, Cout] of Σ conv(x, w)·dy. */
 export function conv3dFilterGrad(x: tf.Tensor3D, dy: tf.Tensor3D, dims: Dims3, k: number): tf.Tensor2D {
+  if (tf.getBackend() === 'wasm') return conv3dFilterGradWasm(x, dy, dims, k);
   return tf.tidy(() => {
     const [n, v, cin] = x.shape;
     const cout = dy.shape[2];
@@ -67,11 +135,11 @@ function convOp(dims: Dims3, k: number, inputGradient: boolean): (x: tf.Tensor3D
       const [x, w, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.GradSaveFunc];
       save([x, w]);
       return {
-        value: conv3dKernel(x, w, dims, k),
+        value: convForward(x, w, dims, k),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [xs, ws] = saved as [tf.Tensor3D, tf.Tensor2D];
           const g = dy as tf.Tensor3D;
-          const dx = inputGradient ? tf.tidy(() => conv3dKernel(g, flipConvWeight(ws, k), dims, k)) : tf.zerosLike(xs);
+          const dx = inputGradient ? tf.tidy(() => convForward(g, flipConvWeight(ws, k), dims, k)) : tf.zerosLike(xs);
           return [dx, conv3dFilterGrad(xs, g, dims, k)];
         },
       };

@@ -45,6 +45,8 @@ export interface MapResultInfo {
   volumeId: string;
   volumeName: string;
   query: MapQuery;
+  /** 'tiles' (non-overlapping r³ windows tiling the volume) or 'sliding'. */
+  layout: 'sliding' | 'tiles';
   grid: MapWindowGrid;
   windows: number;
   embedDim: number;
@@ -90,6 +92,12 @@ export interface MapStoreState {
   query: MapQuery | null;
   /** Window step in voxels; null = the default, r/4. */
   stride: number | null;
+  /** Window layout; null = automatic (tiles for the reference encoder, whose crops cost seconds on a CPU; sliding otherwise). */
+  layout: 'sliding' | 'tiles' | null;
+  /** When the running job started (performance.now()), for the elapsed time and the estimate of what is left. */
+  startedAt: number | null;
+  /** Measured ms per embedded crop of finished maps, by `preset|r|backend`: the next map's time estimate. */
+  msPerCrop: Record<string, number>;
   /** Compute a second map with other weights: none, the untrained initial weights, or a saved run's checkpoint. */
   compare: 'none' | 'initial' | `run:${string}`;
   /** A click on the viewer starts a map. */
@@ -109,6 +117,9 @@ export const initialMapState: MapStoreState = {
   message: null,
   query: null,
   stride: null,
+  layout: null,
+  startedAt: null,
+  msPerCrop: {},
   compare: 'initial',
   mapOnClick: true,
   result: null,

@@ -198,6 +198,23 @@ export function formatBytes(bytes: number): string {
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
+/**
+ * Why a training step of this configuration cannot run on the wasm backend it would use ('wasm', or 'auto' without a
+ * WebGPU adapter), with the numbers; null when it fits or would run on a GPU. Also used when an imported model is
+ * opened for more pre-training (its configuration never passes the setup form).
+ */
+export function wasmHeapRefusal(preset: PresetShape, config: RunConfig, params: number, volumeVoxels: number, gpuLimits: Pick<GpuLimits, 'maxStorageBufferBindingSize'> | null): string | null {
+  const wasmLikely = config.backend === 'wasm' || (config.backend === 'auto' && !gpuLimits);
+  if (!wasmLikely) return null;
+  const est = estimateStepMemory(preset, config, params, volumeVoxels);
+  if (est.wasmHeapBytes <= WASM_HEAP_LIMIT_BYTES) return null;
+  return (
+    `preset ${preset.name} at r = ${config.cropSize} with ${cropsPerStep(config)} crops per step needs about ${formatBytes(est.wasmHeapBytes)} ` +
+    `of wasm heap (${formatBytes(est.totalBytes)} of tensors at the step's peak), over the ${formatBytes(WASM_HEAP_LIMIT_BYTES)} a wasm backend ` +
+    `can address; lower B, sw or r, or choose a smaller preset`
+  );
+}
+
 export interface ValidationContext {
   /** Every loaded volume the run may use (the config's volumeIds pick from these). */
   volumes: VolumeShape[];
@@ -280,18 +297,10 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
 
   // The wasm heap: a step that outgrows it fails with "out of memory" and costs a reload; refuse before starting.
   // 'auto' lands on wasm where there is no WebGPU adapter (and on a software one, which auto never picks).
-  const wasmLikely = config.backend === 'wasm' || (config.backend === 'auto' && !ctx.gpuLimits);
-  if (preset && wasmLikely && issues.length === 0 && ctx.params !== undefined) {
+  if (preset && issues.length === 0 && ctx.params !== undefined) {
     const packedVoxels = chosen.reduce((s, v) => s + v.dims[0] * v.dims[1] * v.dims[2], 0);
-    const est = estimateStepMemory(preset, config, ctx.params, packedVoxels);
-    if (est.wasmHeapBytes > WASM_HEAP_LIMIT_BYTES) {
-      bad(
-        'preset',
-        `preset ${preset.name} at r = ${config.cropSize} with ${cropsPerStep(config)} crops per step needs about ${formatBytes(est.wasmHeapBytes)} ` +
-          `of wasm heap (${formatBytes(est.totalBytes)} of tensors at the step's peak), over the ${formatBytes(WASM_HEAP_LIMIT_BYTES)} a wasm backend ` +
-          `can address; lower B, sw or r, or choose a smaller preset`,
-      );
-    }
+    const refusal = wasmHeapRefusal(preset, config, ctx.params, packedVoxels, ctx.gpuLimits ?? null);
+    if (refusal) bad('preset', refusal);
   }
 
   // GPU buffer limits: a single tensor larger than a storage binding silently computes garbage on WebGPU.

@@ -6,6 +6,8 @@
 // batches the job yields to the event loop, so a `cancel-map` message is read and honoured at the next batch.
 import * as tf from '@tensorflow/tfjs-core';
 import { VocoModel } from '../model';
+import { PRESETS, isSwinPreset, swinConfigOf } from '../model/presets';
+import { swinActivationBytes } from '../model/swin/memory';
 import { computeSimilarityMaps, cosineMatrix, defaultBatch, MapCancelledError, plainCrop, type MapEmbedder } from '../eval/similarityMap';
 import type { Trainer } from './trainer';
 import type { EmbedCrop, FromWorker, MapToWorker, MapWeights, SimilarityMapRequest } from './protocol';
@@ -18,6 +20,18 @@ export interface MapJobDeps {
   trainer(): Trainer;
   /** Name of the active tfjs backend, for the result. */
   backendName?(): string;
+}
+
+/**
+ * Crops per batch: the default (about 2 M voxels) for the ViT; for the reference encoder, whose forward pass holds
+ * hundreds of MB per 64³ crop even without gradients (a batch of 4 fixture-size crops reached the 4 GiB wasm heap),
+ * as many as fit 1 GiB by the run setup's per-crop estimate (at least 1).
+ */
+function mapBatch(trainer: Trainer, r: number): number {
+  const preset = PRESETS[trainer.runConfig.preset];
+  if (!preset || !isSwinPreset(preset)) return defaultBatch(r);
+  const perCrop = swinActivationBytes(swinConfigOf(preset), r, 1).bytes;
+  return Math.max(1, Math.min(defaultBatch(r), Math.floor(2 ** 30 / perCrop)));
 }
 
 /** Progress messages at most this often (a map has tens to thousands of batches). */
@@ -77,9 +91,10 @@ export class MapJobs {
             dims,
             r,
             stride: req.stride,
+            layout: req.layout ?? 'sliding',
             origin: req.origin,
             dim: trainer.embedDim,
-            batch: req.batch ?? defaultBatch(r),
+            batch: req.batch ?? mapBatch(trainer, r),
             // Unless the caller fixed the batch: about a second per batch, so a cancel is quick on any backend.
             targetBatchMs: req.batch ? undefined : TARGET_BATCH_MS,
             embedders: models.map((m) => embedder(trainer, m.model)),

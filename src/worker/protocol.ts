@@ -270,6 +270,8 @@ export interface SimilarityMapRequest {
   origin: [number, number, number];
   /** Window step in voxels (1 … r). */
   stride: number;
+  /** 'sliding' (default) or 'tiles': non-overlapping r³ windows tiling the volume, the stride ignored (src/eval). */
+  layout?: 'sliding' | 'tiles';
   /** Crops per encoder batch. Default: adaptive, about a second per batch, at most ~2 M voxels of tokens. */
   batch?: number;
   /** One map per entry, over the same windows (e.g. current and initial). */

@@ -42,6 +42,11 @@ function pool(x: tf.Tensor2D, crops: number): tf.Tensor2D {
   return tf.reshape(voxelMean(tf.reshape(x, [crops, x.shape[0] / crops, x.shape[1]])), [crops, x.shape[1]]);
 }
 
+/** True inside tf.grad / variableGrads (a tape records): intermediates must then live until the backward pass. */
+function recordingGradients(): boolean {
+  return ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth ?? 0) > 0;
+}
+
 export class SwinEncoder {
   private readonly plans = new PlanCache();
   private readonly orders = new Map<string, { idx: tf.Tensor1D; inv: tf.Tensor1D }>();
@@ -105,9 +110,24 @@ export class SwinEncoder {
     return o;
   }
 
-  /** crops [n, r, r, r] → embedding [n, 24·fs]. */
+  /**
+   * crops [n, r, r, r] → embedding [n, 24·fs]. Without a gradient tape (maps, benchmark) every stage and encoder block
+   * frees its intermediates as soon as it ends (only the means survive); with one, forwardAll as it is.
+   */
   forward(crops: tf.Tensor4D): tf.Tensor2D {
-    return this.forwardAll(crops).embedding;
+    if (recordingGradients()) return this.forwardAll(crops).embedding;
+    const [n, r] = crops.shape;
+    validateSwinConfig(this.cfg, r);
+    if (crops.shape[2] !== r || crops.shape[3] !== r) throw new Error(`SwinEncoder: crops must be cubes [n, r, r, r], got [${crops.shape}]`);
+    return tf.tidy(() => {
+      const voxels = tf.reshape(crops, [n * r * r * r, 1]) as tf.Tensor2D;
+      const pooled: tf.Tensor2D[] = [tf.tidy(() => pool(resBlock(voxels, n, [r, r, r], this.weights, 'backbone.encoder1', true), n))];
+      const { hidden, dims } = swinViT(voxels, n, r, this.cfg, this.weights, this.plans, true);
+      for (const [i, key] of [[0, 'backbone.encoder2'], [1, 'backbone.encoder3'], [2, 'backbone.encoder4'], [4, 'backbone.encoder10']] as const) {
+        pooled.push(tf.tidy(() => pool(resBlock(hidden[i], n, dims[i], this.weights, key, false), n)));
+      }
+      return tf.concat(pooled, 1) as tf.Tensor2D;
+    });
   }
 
   dispose(): void {

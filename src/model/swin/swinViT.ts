@@ -60,8 +60,13 @@ function patchMerging(x: tf.Tensor2D, crops: number, dims: Dims3, w: WeightMap, 
   return tf.matMul(layerNorm(cat, ln(w, `${key}.norm`)), get(w, `${key}.reduction.weight`) as tf.Tensor2D);
 }
 
-/** voxels [crops·r³, 1] (a crop's voxels in (D, H, W) order) → the five normalised hidden states. */
-export function swinViT(voxels: tf.Tensor2D, crops: number, r: number, cfg: SwinConfig, w: WeightMap, plans: PlanCache): SwinHidden {
+/**
+ * voxels [crops·r³, 1] (a crop's voxels in (D, H, W) order) → the five normalised hidden states. `inference`: each
+ * stage runs in its own tf.tidy, so its intermediates (attention, MLP, conv maps) are freed when it ends instead of
+ * at the caller's tidy — the peak of a forward pass without gradients drops several-fold (maps, benchmark).
+ */
+export function swinViT(voxels: tf.Tensor2D, crops: number, r: number, cfg: SwinConfig, w: WeightMap, plans: PlanCache, inference = false): SwinHidden {
+  const scope = <T extends tf.TensorContainer>(f: () => T): T => (inference ? tf.tidy(f) : f());
   const g0 = r / 2;
   let dims: Dims3 = [g0, g0, g0];
   const pw = get(w, `${SV}.patch_embed.proj.weight`) as tf.Tensor2D;
@@ -70,12 +75,16 @@ export function swinViT(voxels: tf.Tensor2D, crops: number, r: number, cfg: Swin
   const hidden = [layerNormNoAffine(x)];
   const grids: Dims3[] = [dims];
   for (let s = 0; s < 4; s++) {
-    x = resBlock(x, crops, dims, w, `${SV}.layers${s + 1}c.0`);
-    const key = `${SV}.layers${s + 1}.0`;
-    for (let b = 0; b < SWIN_DEPTHS[s]; b++) x = swinBlock(x, crops, dims, w, `${key}.blocks.${b}`, SWIN_HEADS[s], b % 2 === 1, plans);
-    x = patchMerging(x, crops, dims, w, `${key}.downsample`, cfg.downsample);
+    const [next, h] = scope(() => {
+      let y = resBlock(x, crops, dims, w, `${SV}.layers${s + 1}c.0`);
+      const key = `${SV}.layers${s + 1}.0`;
+      for (let b = 0; b < SWIN_DEPTHS[s]; b++) y = scope(() => swinBlock(y, crops, dims, w, `${key}.blocks.${b}`, SWIN_HEADS[s], b % 2 === 1, plans));
+      y = patchMerging(y, crops, dims, w, `${key}.downsample`, cfg.downsample);
+      return [y, layerNormNoAffine(y)];
+    });
+    x = next;
     dims = dims.map((d) => d / 2) as Dims3;
-    hidden.push(layerNormNoAffine(x));
+    hidden.push(h);
     grids.push(dims);
   }
   return { hidden, dims: grids };

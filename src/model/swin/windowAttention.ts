@@ -45,13 +45,16 @@ function scoresOp(windows: number, heads: number, mask: tf.Tensor2D | null) {
     const rows = per * heads;
     // bias + mask for one chunk of `per` windows starting at window w0 of a crop: [per·heads, n, n]
     // The backward pass must use the SAVED bias (tfjs keeps a clone): the forward's input may be gone by then (wasm).
-    const biasFor = (w0: number, bias: tf.Tensor2D): tf.Tensor3D => {
+    // Without a mask the bias is added as one [1, heads·n·n] row broadcast over the chunk's windows (tf.tile of it
+    // cost more than the attention products on wasm).
+    const withBias = (scores: tf.Tensor3D, w0: number, bias: tf.Tensor2D): tf.Tensor => {
+      if (!mask) return tf.add(tf.reshape(scores, [per, heads * n * n]), tf.reshape(bias, [1, heads * n * n]));
       const b = tf.reshape(bias, [1, heads, n * n]);
-      const m = mask ? tf.reshape(tf.slice(mask, [w0, 0], [per, n * n]), [per, 1, n * n]) : null;
-      return tf.reshape(m ? tf.add(b, m) : tf.tile(b, [per, 1, 1]), [rows, n, n]);
+      const m = tf.reshape(tf.slice(mask, [w0, 0], [per, n * n]), [per, 1, n * n]);
+      return tf.add(scores, tf.reshape(tf.add(b, m), [rows, n, n]));
     };
     const probs = (qc: tf.Tensor3D, kc: tf.Tensor3D, w0: number, b: tf.Tensor2D): tf.Tensor3D => {
-      const s = tf.add(tf.matMul(qc, kc, false, true), biasFor(w0, b));
+      const s = withBias(tf.matMul(qc, kc, false, true), w0, b);
       return tf.reshape(tf.softmax(tf.reshape(s, [rows * n, n])), [rows, n, n]);
     };
     const chunks: tf.Tensor3D[] = [];

@@ -206,7 +206,7 @@ export function BenchmarkSetup() {
             <Num label="regions / vol" value={o.position.regionsPerVolume} min={1} onChange={(v) => setOptions({ position: { ...o.position, regionsPerVolume: v } })} />
             <Num label="random crops" value={o.position.randomCrops} min={1} onChange={(v) => setOptions({ position: { ...o.position, randomCrops: v } })} />
             <Num label="probe steps" value={o.probe.iterations} min={1} onChange={(v) => setOptions({ probe: { ...o.probe, iterations: v } })} />
-            <Num label="k" value={o.retrieval.k} min={1} onChange={(v) => setOptions({ retrieval: { k: v } })} />
+            <Num label="k" value={o.retrieval.k} min={1} onChange={(v) => setOptions({ retrieval: { k: v } })} testId="bench-k" />
           </div>
         </Group>
         <Group title="Few-shot segmentation">

@@ -4,7 +4,7 @@
 // weights (or a saved checkpoint) shows what training changed; the base-crop matrix shows how the n² base crops of
 // the training region relate. The work happens in the training worker; this panel draws the map store.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { PRESETS, embedDim } from '../../model/presets';
+import { PRESETS, embedDim, isSwinPreset } from '../../model/presets';
 import { useDatasetStore } from '../../store/datasetStore';
 import { setDisplay, useMapStore, type ComputedMap, type MapResultInfo } from '../../store/mapStore';
 import { useRunStore } from '../../store/runStore';
@@ -20,6 +20,8 @@ import {
   downloadShownMap,
   followStoreWithLayer,
   installDebugHook,
+  effectiveLayout,
+  mapPlan,
   mapsUnavailable,
   queryAtBase,
   queryAtPoint,
@@ -76,11 +78,19 @@ export function MapsPanel() {
     <div className="panel maps-panel" data-testid="maps-panel" data-status={s.status} data-progress-done={s.progress?.done ?? 0} data-progress-total={s.progress?.total ?? 0}>
       <section>
         <h3>Similarity maps</h3>
-        <p className="muted small" data-testid="maps-embedding">
-          Embedding: the encoder&apos;s multi-scale GAP features (<code>model.embed</code>: each tapped stage of the token stream
-          {preset ? ` — after blocks ${preset.stageEnds.join(', ')} —` : ''} layer-normalised and averaged over tokens, concatenated
-          {preset ? `, ${embedDim(preset)} values` : ''}); projection heads not used. Map value = cosine similarity of each r³ window to the query crop.
-        </p>
+        {preset && isSwinPreset(preset) ? (
+          <p className="muted small" data-testid="maps-embedding">
+            Embedding: the reference encoder&apos;s multi-scale GAP features (<code>model.embed</code>: its five UNETR encoder blocks — full
+            resolution and SwinViT stages 0, 1, 2 and 4 — each averaged over voxels, concatenated, {embedDim(preset)} values, as the authors&apos;
+            <code>Swin</code>); projection heads not used. Map value = cosine similarity of each r³ window to the query crop.
+          </p>
+        ) : (
+          <p className="muted small" data-testid="maps-embedding">
+            Embedding: the encoder&apos;s multi-scale GAP features (<code>model.embed</code>: each tapped stage of the token stream
+            {preset ? ` — after blocks ${preset.stageEnds.join(', ')} —` : ''} layer-normalised and averaged over tokens, concatenated
+            {preset ? `, ${embedDim(preset)} values` : ''}); projection heads not used. Map value = cosine similarity of each r³ window to the query crop.
+          </p>
+        )}
         {unavailable ? (
           <p className="warn" data-testid="maps-unavailable">
             {unavailable}
@@ -109,12 +119,25 @@ export function MapsPanel() {
             {inRun && selectedId ? <BasePicker volumeId={selectedId} disabled={running} /> : null}
             <div className="maps-row">
               <label className="field-inline">
+                windows
+                <select
+                  value={effectiveLayout()}
+                  data-testid="maps-layout"
+                  onChange={(e) => useMapStore.setState({ layout: e.target.value as 'sliding' | 'tiles' })}
+                  title="tiles: non-overlapping r³ windows covering the scan — a coarse map in a few crops, for an encoder that needs seconds per crop"
+                >
+                  <option value="sliding">sliding (every stride voxels)</option>
+                  <option value="tiles">tiles of r³ (coarse, fast)</option>
+                </select>
+              </label>
+              <label className="field-inline">
                 stride
                 <input
                   type="number"
                   min={1}
                   max={r}
-                  value={s.stride ?? ''}
+                  disabled={effectiveLayout() === 'tiles'}
+                  value={effectiveLayout() === 'tiles' ? r : (s.stride ?? '')}
                   placeholder={`${defaultStride(r)} (r/4)`}
                   data-testid="maps-stride"
                   onChange={(e) => {
@@ -152,6 +175,7 @@ export function MapsPanel() {
               <p className="muted small">Click a point on the scan in the viewer, or pick a base crop.</p>
             )}
             {notice ? <p className="warn small">{notice}</p> : null}
+            <MapCost volumeId={inRun ? selectedId : null} />
             <Progress />
           </section>
 
@@ -164,12 +188,46 @@ export function MapsPanel() {
   );
 }
 
+const duration = (ms: number) => (ms < 90_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : ms < 90 * 60_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+
+/** What the next map costs, before it starts: windows, crops, GFLOP, and a time from an earlier map's measured rate. */
+function MapCost({ volumeId }: { volumeId: string | null }) {
+  // Re-render on anything the plan reads.
+  useMapStore((s) => s.layout);
+  useMapStore((s) => s.stride);
+  useMapStore((s) => s.compare);
+  useMapStore((s) => s.msPerCrop);
+  useRunStore((r) => r.backend);
+  useRunStore((r) => r.config);
+  const query = useMapStore((s) => s.query);
+  const plan = mapPlan(volumeId, query?.volumeId === volumeId ? query.origin : undefined);
+  if (!plan) return null;
+  return (
+    <p className="small" data-testid="maps-cost" data-windows={plan.windows} data-crops={plan.crops} data-gflop={plan.gflop} data-estimate-ms={plan.estimateMs ?? ''}>
+      Cost: {plan.windows} {plan.layout === 'tiles' ? 'tiles' : 'windows'} + the query × {plan.maps} {plan.maps === 1 ? 'map' : 'maps'} = {plan.crops} crops, {plan.gflop < 100 ? plan.gflop.toFixed(1) : Math.round(plan.gflop)} GFLOP ·{' '}
+      {plan.estimateMs != null
+        ? `≈ ${duration(plan.estimateMs)} on ${plan.backend} (${(plan.msPerCrop! / 1000).toFixed(plan.msPerCrop! < 10_000 ? 1 : 0)} s per crop measured by the last map)`
+        : `time: measured after the first batch (no map of this model on ${plan.backend ?? 'this backend'} yet)`}
+    </p>
+  );
+}
+
 function Progress() {
   const status = useMapStore((s) => s.status);
   const progress = useMapStore((s) => s.progress);
   const message = useMapStore((s) => s.message);
+  const startedAt = useMapStore((s) => s.startedAt);
+  const [, tick] = useState(0);
+  useEffect(() => {
+    if (status !== 'running') return;
+    const id = setInterval(() => tick((t) => t + 1), 1000);
+    return () => clearInterval(id);
+  }, [status]);
   const frac = progress && progress.total > 0 ? progress.done / progress.total : 0;
   if (status === 'idle') return null;
+  const elapsed = startedAt != null ? performance.now() - startedAt : null;
+  // What is left at the pace so far (only once a batch is done: the first includes the query and compilation).
+  const left = elapsed != null && progress && progress.done > 0 && progress.total > progress.done ? (elapsed / progress.done) * (progress.total - progress.done) : null;
   return (
     <div className="maps-progress" data-testid="maps-progress">
       <div className="maps-progress-bar">
@@ -178,8 +236,8 @@ function Progress() {
       <span className="small">
         {status === 'running'
           ? progress?.total
-            ? `${progress.done} / ${progress.total} windows · training waits until the map is done`
-            : 'waiting for the worker…'
+            ? `${progress.done} / ${progress.total} windows${elapsed != null ? ` · ${duration(elapsed)} elapsed` : ''}${left != null ? ` · ≈ ${duration(left)} left` : ''} · training waits until the map is done`
+            : `embedding the query${elapsed != null ? ` · ${duration(elapsed)} elapsed` : ''}…`
           : status === 'done'
             ? 'done'
             : status}
@@ -239,7 +297,7 @@ function ResultSection({ result, shown }: { result: MapResultInfo; shown: number
     <section data-testid="maps-result" data-at-query={map.atQuery} data-max={map.summary.max} data-min={map.summary.min} data-shown-kind={map.kind}>
       <h3>Map · {result.volumeName}</h3>
       <p className="muted small" data-testid="maps-facts">
-        {result.windows} windows of {result.grid.r}³ every {result.grid.stride} voxels × {result.maps.length} weights · {(result.ms / 1000).toFixed(1)} s on {result.backend} ·
+        {result.windows} {result.layout === 'tiles' ? 'tiles' : 'windows'} of {result.grid.r}³ every {result.grid.stride} voxels × {result.maps.length} weights · {(result.ms / 1000).toFixed(1)} s on {result.backend} ·
         embedding {result.embedDim} values
       </p>
       <div className="seg maps-toggle" role="group" aria-label="Weights">

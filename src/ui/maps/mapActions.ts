@@ -1,7 +1,9 @@
 // What the Maps tab does: turn a click (or a base crop) into a query crop of the run's preprocessed volume, ask the
 // training worker for the map (src/worker/mapHandler.ts), assemble it onto the source scan (src/eval), keep it in
 // the map store, lay it over the viewer, export it. Not React; the panel calls these and draws the store.
-import { cropCentre, cropOriginNear, defaultStride, mapStats, mapToScan, sampleAt } from '../../eval/similarityMap';
+import { cropCentre, cropOriginNear, defaultStride, mapGrid, mapStats, mapToScan, sampleAt, windowCount, type MapLayout } from '../../eval/similarityMap';
+import { forwardFlops } from '../../model/flops';
+import { PRESETS, isSwinPreset } from '../../model/presets';
 import { mapNiftiGz } from '../../eval/niftiExport';
 import { mapAuc } from '../../eval/mapAuc';
 import { voxelToWorld, worldToVoxel } from '../../preprocess/geometry';
@@ -37,6 +39,61 @@ export function runCropSize(): number | null {
 export function effectiveStride(): number | null {
   const r = runCropSize();
   return r == null ? null : (useMapStore.getState().stride ?? defaultStride(r));
+}
+
+/** The window layout in use: the store's, or tiles for the reference encoder (seconds per crop on a CPU), else sliding. */
+export function effectiveLayout(): MapLayout {
+  const chosen = useMapStore.getState().layout;
+  if (chosen) return chosen;
+  const preset = useRunStore.getState().config?.preset;
+  return preset && PRESETS[preset] && isSwinPreset(PRESETS[preset]) ? 'tiles' : 'sliding';
+}
+
+/** Key of the measured ms per crop: preset, crop size and backend. */
+function rateKey(): string | null {
+  const run = useRunStore.getState();
+  if (!run.config) return null;
+  return `${run.config.preset}|${run.config.cropSize}|${run.backend?.name ?? '?'}`;
+}
+
+export interface MapPlan {
+  layout: MapLayout;
+  stride: number;
+  windows: number;
+  /** Maps computed (the run's weights, plus the comparison). */
+  maps: number;
+  /** Crops embedded: every window and the query, per map. */
+  crops: number;
+  /** Encoder matmul/convolution GFLOP of all of them (src/model/flops.ts). */
+  gflop: number;
+  /** ms per crop measured by an earlier map of this preset, crop size and backend; null before the first. */
+  msPerCrop: number | null;
+  estimateMs: number | null;
+  backend: string | null;
+}
+
+/** What a map of this volume costs before it starts (windows of a centred query for 'sliding'). */
+export function mapPlan(volumeId: string | null, queryOrigin?: readonly number[]): MapPlan | null {
+  const run = useRunStore.getState();
+  const cfg = run.config;
+  const geometry = volumeId ? run.geometry[volumeId] : undefined;
+  if (!cfg || !geometry || !PRESETS[cfg.preset]) return null;
+  const r = cfg.cropSize;
+  const layout = effectiveLayout();
+  const stride = layout === 'tiles' ? r : (effectiveStride() ?? defaultStride(r));
+  let windows: number;
+  try {
+    windows = windowCount(mapGrid(geometry.dims, r, layout, stride, queryOrigin));
+  } catch {
+    return null;
+  }
+  const s = useMapStore.getState();
+  const maps = s.compare === 'none' ? 1 : 2;
+  const crops = (windows + 1) * maps;
+  const f = forwardFlops(PRESETS[cfg.preset], r);
+  const key = rateKey();
+  const msPerCrop = key ? (s.msPerCrop[key] ?? null) : null;
+  return { layout, stride, windows, maps, crops, gflop: (crops * (f.patchEmbed + f.blocks)) / 1e9, msPerCrop, estimateMs: msPerCrop == null ? null : msPerCrop * crops, backend: run.backend?.name ?? null };
 }
 
 /** A query crop centred as near as possible to a world point of a run volume, or a message why not. */
@@ -111,11 +168,13 @@ export async function startMap(query: MapQuery): Promise<void> {
     return;
   }
   cancelMap();
-  const stride = effectiveStride()!;
+  const layout = effectiveLayout();
+  const stride = layout === 'tiles' ? runCropSize()! : effectiveStride()!;
+  const key = rateKey();
   const requestId = client.newRequestId();
   latestRequest = requestId;
   const mine = () => latestRequest === requestId;
-  useMapStore.setState({ status: 'running', progress: { done: 0, total: 0 }, message: null, query });
+  useMapStore.setState({ status: 'running', progress: { done: 0, total: 0 }, message: null, query, startedAt: performance.now() });
   let weights: MapWeights[];
   try {
     weights = [{ kind: 'current' }, ...(await compareWeights())];
@@ -142,10 +201,13 @@ export async function startMap(query: MapQuery): Promise<void> {
         useMapStore.setState({ progress: { done: msg.done, total: msg.total } });
       } else if (msg.type === 'map-result') {
         try {
-          const info = assemble(msg.result, query, performance.now() - t0);
+          const info = assemble(msg.result, query, layout, performance.now() - t0);
           const keep = useMapStore.getState();
           const display = keep.display.autoThreshold ? { ...keep.display, ...autoRange(info.maps[0]) } : keep.display;
-          useMapStore.setState({ status: 'done', result: info, shown: 0, progress: { done: msg.result.grid.counts.reduce((a, b) => a * b) * info.maps.length, total: msg.result.grid.counts.reduce((a, b) => a * b) * info.maps.length }, display });
+          const total = info.windows * info.maps.length;
+          // Every window and the query, per map: the next map's estimate.
+          const msPerCrop = key ? { ...keep.msPerCrop, [key]: info.ms / ((info.windows + 1) * info.maps.length) } : keep.msPerCrop;
+          useMapStore.setState({ status: 'done', result: info, shown: 0, progress: { done: total, total }, display, msPerCrop, startedAt: null });
         } catch (err) {
           useMapStore.setState({ status: 'error', message: `The map came back but could not be placed on the scan: ${errorText(err)}` });
         }
@@ -162,7 +224,7 @@ export async function startMap(query: MapQuery): Promise<void> {
     client.post({
       type: 'similarity-map',
       requestId,
-      request: { volumeId: query.volumeId, origin: query.origin, stride, weights },
+      request: { volumeId: query.volumeId, origin: query.origin, stride, layout, weights },
     });
   });
 }
@@ -175,7 +237,7 @@ export function cancelMap(): void {
 }
 
 /** Per-window cosines → the preprocessed grid → the source scan; statistics over the scan's voxels. */
-function assemble(result: SimilarityMapResult, query: MapQuery, wallMs: number): MapResultInfo {
+function assemble(result: SimilarityMapResult, query: MapQuery, layout: MapLayout, wallMs: number): MapResultInfo {
   const volume = useDatasetStore.getState().volumes[result.volumeId];
   const geometry = useRunStore.getState().geometry[result.volumeId];
   if (!volume || !geometry) throw new Error(`volume ${result.volumeId} is no longer loaded`);
@@ -200,6 +262,7 @@ function assemble(result: SimilarityMapResult, query: MapQuery, wallMs: number):
     volumeId: result.volumeId,
     volumeName: volume.name,
     query,
+    layout,
     grid: result.grid,
     windows: result.grid.counts[0] * result.grid.counts[1] * result.grid.counts[2],
     embedDim: result.embedDim,

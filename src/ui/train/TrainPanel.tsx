@@ -90,6 +90,11 @@ export function TrainPanel() {
         ) : null}
       </section>
       <RunControls onStart={onStart} startBlocked={startBlocked} />
+      {runLoaded && trainBlocked ? (
+        <p className="warn small" data-testid="train-blocked">
+          {trainBlocked}
+        </p>
+      ) : null}
       <LivePlots />
       <HealthPanel />
       <PositionHeatmaps />

@@ -5,7 +5,7 @@ import type { BackendInfo, RunConfig, TrainerState } from '../../worker/protocol
 import type { PreprocessedVolume, Volume } from '../../volume/volume';
 import { preprocessInWorker } from '../../preprocess/client';
 import type { PreprocessSettings } from '../../preprocess/settings';
-import { PRESETS } from '../../model/presets';
+import { PRESETS, paramCount } from '../../model/presets';
 import { fingerprintVolume, matchVolumes, type VolumeFingerprint } from '../../persist/fingerprint';
 import { deleteRun, listRuns, loadRun, requestPersistentStorage, saveRun } from '../../persist/checkpoints';
 import { decodeRunFile, encodeRunFile, runFileName } from '../../persist/runFile';
@@ -17,7 +17,7 @@ import type { ImportReport } from '../../model/checkpoints/keyMap';
 import type { ImportedWeight } from '../../model/checkpoints/open';
 import { isSwinPreset, type EncoderPreset } from '../../model/presets';
 import { setImportedModelSink } from './modelImport';
-import { preprocessSettingsOf, regionSize } from '../../store/runConfig';
+import { preprocessSettingsOf, regionSize, wasmHeapRefusal } from '../../store/runConfig';
 import {
   beginRun,
   flushSteps,
@@ -286,6 +286,14 @@ export class TrainingController {
     this.preparing++;
     try {
       await this.configure(config, volumes);
+      // The step itself (activations of every crop) must fit too, not only the weights and optimizer state.
+      const preset = PRESETS[config.preset];
+      if (!memory.refusal && preset) {
+        const geometry = useRunStore.getState().geometry;
+        const voxels = config.volumeIds.reduce((s, id) => s + (geometry[id] ? geometry[id].dims[0] * geometry[id].dims[1] * geometry[id].dims[2] : 0), 0);
+        const step = wasmHeapRefusal(preset, config, paramCount(preset, config.cropSize).total, voxels, gpu);
+        if (step) useRunStore.setState({ trainBlocked: `Cannot continue pre-training here: ${step}` });
+      }
       setPhase('preparing', `Loading the imported weights (step ${run.state.step})…`);
       // The fresh trainer's own sampling state and optimizer, with the imported weights and step.
       const fresh = await this.worker().checkpoint();
