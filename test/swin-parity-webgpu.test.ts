@@ -8,12 +8,12 @@ import { SLOW_TESTS } from './helpers/paths';
 const gpu = await initNodeWebgpu();
 const tf = await import('@tensorflow/tfjs-core');
 const { runSwinParity } = await import('../src/selftest/swinParity');
-const { checkReport, fixtureBytes } = await import('./helpers/swinFixture');
+const { checkReport, fixtureBytes, parityOptions } = await import('./helpers/swinFixture');
 
 describe.skipIf(!SLOW_TESTS)(`VoCo Swin backbone parity on WebGPU (${gpu.adapter || 'no adapter'})`, () => {
   beforeAll(() => requireWebgpu(gpu));
   it('webgpu: every fixture tensor within 1e-4, no GPU errors', async () => {
     expect(await tf.setBackend('webgpu')).toBe(true);
-    checkReport(await runSwinParity(fixtureBytes()), 'webgpu');
+    checkReport(await runSwinParity(fixtureBytes(), parityOptions()), 'webgpu');
   }, 1_800_000);
 });

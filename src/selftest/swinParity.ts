@@ -38,11 +38,17 @@ export const SWIN_TOLERANCE = 1e-4;
  */
 export const SWIN_HEAD_END_TO_END_TOLERANCE = 1e-3;
 /**
- * Gradients of the full-resolution block (backbone.encoder1.*): each weight's gradient is a float32 sum over every
- * voxel of both 64³ crops in the fixture; the exact (float64) gradient is 1.8e-4 off the fixture's for encoder1's
- * conv1 (seed 0), and so is ours. Held to 1e-3; every other gradient to 1e-4.
+ * Weight gradients: each is a float32 sum over every voxel of both 64³ crops, and where its terms nearly cancel (the
+ * CT values are far from zero-mean, dL/dy after an instance norm is zero-mean) PyTorch's own float32 value is off:
+ * a float64 recomputation (python/vocostudio/model/swin/float64_reference.py) puts the seed-0 fixture's
+ * encoder1.conv1 gradient 1.785e-4 away, and a fresh set's patch-embedding gradient 2.3e-3. So a gradient is held to
+ * 1e-4 against the float64 value (the caller checks report.gradients), and to 1e-4 plus the fixture's own measured
+ * error against the fixture (`fixtureError`; without it, to 1e-4).
  */
-export const SWIN_FULL_RES_GRAD_TOLERANCE = 1e-3;
+export interface SwinParityOptions {
+  /** Per gradient name (without 'grad.'): max |fixture − float64| / max |float64|. */
+  fixtureError?: Record<string, number>;
+}
 
 export interface SwinParityReport {
   backend: string;
@@ -50,6 +56,8 @@ export interface SwinParityReport {
   gpuErrors: string[];
   ms: { forward: number; gradient: number };
   error: string | null;
+  /** Our gradients (PyTorch layout) by weight name, for the caller's check against the float64 recomputation. */
+  gradients: Record<string, number[]>;
 }
 
 export interface SwinFixtureBytes {
@@ -101,8 +109,8 @@ function headParams(w: Map<string, tf.Tensor>, head: string): ProjectionHeadPara
 }
 
 /** Runs the fixture on the active backend. `subsample` records which stored tensors are strided (README). */
-export async function runSwinParity(bytes: SwinFixtureBytes): Promise<SwinParityReport> {
-  const report: SwinParityReport = { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: null };
+export async function runSwinParity(bytes: SwinFixtureBytes, opts: SwinParityOptions = {}): Promise<SwinParityReport> {
+  const report: SwinParityReport = { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: null, gradients: {} };
   let detach = () => {};
   let weights: Map<string, tf.Variable> | null = null;
   let encoder: SwinEncoder | null = null;
@@ -175,8 +183,9 @@ export async function runSwinParity(bytes: SwinFixtureBytes): Promise<SwinParity
     const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(encoder!.forward(x), g)) as tf.Scalar, vars);
     const spec = new Map(swinStateDictSpec(cfg).map((e) => [e.key, e]));
     for (let i = 0; i < names.length; i++) {
-      const tol = names[i].startsWith('backbone.encoder1.') ? SWIN_FULL_RES_GRAD_TOLERANCE : SWIN_TOLERANCE;
-      push(`grad.${names[i]}`, internalToTorch(spec.get(names[i])!, await read(grads[vars[i].name])), want(`grad.${names[i]}`).data, tol);
+      const got = internalToTorch(spec.get(names[i])!, await read(grads[vars[i].name]));
+      push(`grad.${names[i]}`, got, want(`grad.${names[i]}`).data, SWIN_TOLERANCE + (opts.fixtureError?.[names[i]] ?? 0));
+      report.gradients[names[i]] = Array.from(got);
     }
     report.ms.gradient = Math.round(performance.now() - t0);
     tf.dispose([value, g, x, ...Object.values(grads)]);
@@ -201,7 +210,7 @@ function fromBase64(b64: string): Uint8Array {
  * Browser entry (selftest.html): starts `backend` (webgpu or wasm), checks that it is the one running, and runs the
  * fixture given as base64 strings (Playwright reads the files on the Node side).
  */
-export async function runSwinParityIn(backend: 'webgpu' | 'wasm' | 'cpu', fixture: { config: string; weights: string; io: string }): Promise<SwinParityReport> {
+export async function runSwinParityIn(backend: 'webgpu' | 'wasm' | 'cpu', fixture: { config: string; weights: string; io: string }, opts: SwinParityOptions = {}): Promise<SwinParityReport> {
   if (backend === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
   if (backend === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
   if (backend === 'wasm') {
@@ -210,7 +219,7 @@ export async function runSwinParityIn(backend: 'webgpu' | 'wasm' | 'cpu', fixtur
   }
   const ok = await tf.setBackend(backend);
   if (!ok || tf.getBackend() !== backend) {
-    return { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: `backend '${backend}' did not start (active: ${tf.getBackend()})` };
+    return { backend: tf.getBackend(), diffs: [], gpuErrors: [], ms: { forward: 0, gradient: 0 }, error: `backend '${backend}' did not start (active: ${tf.getBackend()})`, gradients: {} };
   }
-  return runSwinParity({ config: fixture.config, weights: fromBase64(fixture.weights), io: fromBase64(fixture.io) });
+  return runSwinParity({ config: fixture.config, weights: fromBase64(fixture.weights), io: fromBase64(fixture.io) }, opts);
 }
