@@ -137,6 +137,11 @@ describe('trends and diagnosis', () => {
     const weak = diagnose(base({ terms: flatIntra, position: { ...position(0.3), probe: probe(0.2) } }), 3e-4, 0);
     expect(weak.some((x) => /stuck/.test(x.text))).toBe(true);
     expect(weak.some((x) => /Learning where crops sit/.test(x.text))).toBe(false);
+    // A first probe of 0 (untrained: every relu-cosine 0) is no baseline: 0.22 is measured against chance (0.11),
+    // within 2 SE on 32 crops (the second browser run of docs/recipe.md); 0.44 is beyond it (the first).
+    const fromZero = (accuracy: number) => ({ ...probe(accuracy), first: 0 });
+    expect(diagnose(base({ terms: flatIntra, position: { ...position(0.2), probe: fromZero(0.219) } }), 3e-4, 0).some((x) => /Learning where crops sit/.test(x.text))).toBe(false);
+    expect(diagnose(base({ terms: flatIntra, position: { ...position(0.2), probe: fromZero(0.438) } }), 3e-4, 0)[0].text).toMatch(/clean crops 0\.438 at step 300, up from 0\.000 at step 0/);
   });
 
   it('position loss flat and accuracy not up from the start (or too few crops / steps to tell): still "stuck", with the calibration warning', () => {

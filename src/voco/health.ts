@@ -277,10 +277,11 @@ const TERM_WORDS: Record<TermName, string> = {
 };
 
 /**
- * Whether the window's argmax position accuracy has risen since the run's first window by more than 2 standard
- * errors (two proportions; both windows at least 40 crops, not overlapping) and is above chance. Compared with the
- * start, not with chance: an untrained encoder already ranks overlapped base crops above chance (similar
- * intensities), e.g. 0.19 for tiny at lr ≈ 0 where chance is 0.11.
+ * Whether position prediction has measurably improved: the clean probe's latest accuracy above its first, or the
+ * window's training-crop accuracy above the run's first window (both windows at least 40 crops, not overlapping),
+ * each by more than 2 standard errors (two proportions) and above chance. Compared with the start, not with chance:
+ * an untrained encoder already ranks overlapped base crops above chance (similar intensities), e.g. 0.19 on
+ * training crops for tiny at lr ≈ 0 where chance is 0.11.
  */
 export function positionLearning(h: Pick<StepHealth, 'position'>): boolean {
   return trainingCropsLearning(h) || probeLearning(h);
@@ -298,11 +299,16 @@ function trainingCropsLearning(h: Pick<StepHealth, 'position'>): boolean {
   return risenBeyond2Se(p.accuracy, p.crops, p.start.accuracy, p.start.crops);
 }
 
-/** The clean probe (Trainer.positionProbe): its latest accuracy against its first, on the same fixed crops. */
+/**
+ * The clean probe (Trainer.positionProbe): its latest accuracy against its first on the same fixed crops, or against
+ * chance when the first was below it (an untrained encoder's relu-cosines are often all 0, every argmax the first
+ * base, and its probe 0: no baseline to have risen from).
+ */
 function probeLearning(h: Pick<StepHealth, 'position'>): boolean {
   const q = h.position?.probe;
-  if (!q || q.step <= q.firstStep || !(q.accuracy > (h.position?.chance ?? 0))) return false;
-  return risenBeyond2Se(q.accuracy, q.crops, q.first, q.crops);
+  const chance = h.position?.chance ?? 0;
+  if (!q || q.step <= q.firstStep) return false;
+  return risenBeyond2Se(q.accuracy, q.crops, Math.max(q.first, chance), q.crops);
 }
 
 /** Plain-words findings, worst first; one 'ok' line when nothing is wrong. */
