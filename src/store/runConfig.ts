@@ -147,7 +147,7 @@ const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 7.5, perVoxel: 1
  * cpu and wasm run LayerNorm, GELU and attention's softmax as fused kernels (src/kernels/layerNormRows.ts,
  * geluTanh.ts, softmaxRows.ts) and share the buffers tfjs saves for backprop (wasmIdentityShare.ts), so a step keeps
  * about half as much: the two activation coefficients refitted on wasm (tiny, S, B, L at r = 32, 22 crops: within
- * 5 % each; H at r = 32, not in the fit: estimate ÷ measured 0.97). WebGPU and WebGL keep the tf-op path above.
+ * 5 % each; H at r = 32, not in the fit: estimate ÷ measured 1.02). WebGPU and WebGL keep the tf-op path above.
  */
 const MEM_FUSED = { ...MEM, perTokenChannel: 57.1, perScore: 4.0 };
 
