@@ -101,13 +101,29 @@ describe('run configuration validation', () => {
     }
   });
 
+  it('cpu/wasm (fused kernels): measured peaks (bench, wasm, 22 crops, r = 32) fall within 15 % of the estimate', () => {
+    // npm run bench -- --backends wasm --presets tiny,S,B,L then H --steps 1 (17:20, this session): tf.profile peakBytes.
+    const measuredMiB: [string, number][] = [['tiny', 563], ['S', 305], ['B', 407], ['L', 743], ['H', 2165]];
+    const packed = 2_760_128; // the bench's two packed sample volumes
+    for (const [name, mib] of measuredMiB) {
+      const config = { ...good, preset: name, cropSize: 32, backend: 'wasm' as const };
+      const ratio = estimateStepMemory(PRESETS[name], config, paramCount(PRESETS[name], 32).total, packed).totalBytes / 2 ** 20 / mib;
+      expect(ratio, name).toBeGreaterThan(0.85);
+      expect(ratio, name).toBeLessThan(1.15);
+      // The GPU backends keep the tf-op path, which holds more.
+      expect(estimateStepMemory(PRESETS[name], { ...config, backend: 'webgpu' }, paramCount(PRESETS[name], 32).total, packed).totalBytes).toBeGreaterThan(1.3 * mib * 2 ** 20);
+    }
+  });
+
   it('refuses a run whose step cannot fit the 4 GiB wasm heap before it starts, with the numbers', () => {
     const wasmCtx = (preset: string, r: number) => ctx({ preset: PRESETS[preset], params: paramCount(PRESETS[preset], r).total, gpuLimits: null });
-    const h32: RunConfig = { ...good, preset: 'H', cropSize: 32, backend: 'wasm' };
+    // H at r = 32 with 22 crops fits since the fused cpu/wasm kernels (2.4 GiB heap measured); 50 crops do not.
+    expect(validateRunConfig({ ...good, preset: 'H', cropSize: 32, backend: 'wasm' }, wasmCtx('H', 32))).toEqual([]);
+    const h32: RunConfig = { ...good, preset: 'H', cropSize: 32, backend: 'wasm', randomCrops: 16 };
     const refused = validateRunConfig(h32, wasmCtx('H', 32));
     expect(refused).toHaveLength(1);
     expect(refused[0].field).toBe('preset');
-    expect(refused[0].message).toMatch(/^preset H at r = 32 with 22 crops per step needs about [4-9]\.\d GiB of wasm heap \([\d.]+ GiB of tensors at the step's peak\), over the 4\.0 GiB a wasm backend can address; lower B, sw or r, or choose a smaller preset$/);
+    expect(refused[0].message).toMatch(/^preset H at r = 32 with 50 crops per step needs about [4-9]\.\d GiB of wasm heap \([\d.]+ GiB of tensors at the step's peak\), over the 4\.0 GiB a wasm backend can address; lower B, sw or r, or choose a smaller preset$/);
     // 'auto' without a WebGPU adapter lands on wasm: refused too. With an adapter, or on webgpu, the heap is not the limit.
     expect(validateRunConfig({ ...h32, backend: 'auto' }, wasmCtx('H', 32))).toHaveLength(1);
     expect(validateRunConfig({ ...h32, backend: 'auto' }, { ...wasmCtx('H', 32), gpuLimits: { maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 31 } })).toEqual([]);

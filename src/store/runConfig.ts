@@ -131,7 +131,7 @@ const F32 = 4;
 export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
 
 /**
- * Coefficients measured with tf.profile's peakBytes on the wasm backend (tiny, S, B, L, H at r = 16 and 32, 22 and 26
+ * Coefficients of the tf-op path (WebGPU, WebGL; measured with tf.profile's peakBytes on wasm before its fused kernels) (tiny, S, B, L, H at r = 16 and 32, 22 and 26
  * crops; least squares, within ±10 % for every preset but tiny at r = 16, which it over-estimates by 30 %), in float32 values:
  * - per trainable parameter during the step: its gradient and the squared gradient of the norm (2.33);
  * - per crop, block and token·channel: everything tfjs keeps for backprop (115.5: each elementwise op of the block
@@ -144,12 +144,27 @@ export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
 const MEM = { perParam: 2.33, perTokenChannel: 115.5, perScore: 7.5, perVoxel: 15.5, fixed: 6e5, heapSlack: 1.2 };
 
 /**
+ * cpu and wasm run LayerNorm, GELU and attention's softmax as fused kernels (src/kernels/layerNormRows.ts,
+ * geluTanh.ts, softmaxRows.ts) and share the buffers tfjs saves for backprop (wasmIdentityShare.ts), so a step keeps
+ * about half as much: the two activation coefficients refitted on wasm (tiny, S, B, L at r = 32, 22 crops: within
+ * 5 % each; H at r = 32, not in the fit: estimate ÷ measured 1.02). WebGPU and WebGL keep the tf-op path above.
+ */
+const MEM_FUSED = { ...MEM, perTokenChannel: 57.1, perScore: 4.0 };
+
+/**
  * Memory of one step of the VoCo ViT encoder at this configuration: every crop is patch-embedded into T = (r/p)³
  * tokens of width D and passes `depth` transformer blocks once (student and teacher share the encoder and differ in
  * their heads). `params` is the trainable parameter count (encoder + student head, paramCount().total);
  * `volumeVoxels` the packed training volumes, when known.
  */
-export function estimateStepMemory(preset: PresetShape, config: RunConfig, params: number, volumeVoxels = 0): StepMemoryEstimate {
+export function estimateStepMemory(
+  preset: PresetShape,
+  config: RunConfig,
+  params: number,
+  volumeVoxels = 0,
+  /** The step runs on cpu or wasm (fused kernels); 'auto' counts as a GPU unless the caller knows it lands on wasm. */
+  fusedKernels = config.backend === 'wasm' || config.backend === 'cpu',
+): StepMemoryEstimate {
   const n = cropsPerStep(config);
   if (preset.family === 'swin' && preset.featureSize) {
     // The authors' backbone: activations from its own per-stage count (model/swin/memory.ts, not fitted like MEM).
@@ -169,9 +184,10 @@ export function estimateStepMemory(preset: PresetShape, config: RunConfig, param
   const h = preset.headHidden;
   const teacherHead = embed * h + h + h * h + h + h * preset.headOut + preset.headOut;
   const parameterBytes = (4 * params + teacherHead + volumeVoxels) * F32;
+  const k = fusedKernels ? MEM_FUSED : MEM;
   const activations =
     MEM.perParam * params +
-    n * preset.depth * (MEM.perTokenChannel * tokens * preset.dim + MEM.perScore * preset.heads * tokens * tokens) +
+    n * preset.depth * (k.perTokenChannel * tokens * preset.dim + k.perScore * preset.heads * tokens * tokens) +
     MEM.perVoxel * n * voxels +
     MEM.fixed;
   const activationBytes = Math.round(activations) * F32;
@@ -206,7 +222,7 @@ export function formatBytes(bytes: number): string {
 export function wasmHeapRefusal(preset: PresetShape, config: RunConfig, params: number, volumeVoxels: number, gpuLimits: Pick<GpuLimits, 'maxStorageBufferBindingSize'> | null): string | null {
   const wasmLikely = config.backend === 'wasm' || (config.backend === 'auto' && !gpuLimits);
   if (!wasmLikely) return null;
-  const est = estimateStepMemory(preset, config, params, volumeVoxels);
+  const est = estimateStepMemory(preset, config, params, volumeVoxels, true);
   if (est.wasmHeapBytes <= WASM_HEAP_LIMIT_BYTES) return null;
   return (
     `preset ${preset.name} at r = ${config.cropSize} with ${cropsPerStep(config)} crops per step needs about ${formatBytes(est.wasmHeapBytes)} ` +

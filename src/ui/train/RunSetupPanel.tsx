@@ -18,6 +18,7 @@ import {
 import { useRunStore } from '../../store/runStore';
 import type { BackendChoice, RunConfig } from '../../worker/protocol';
 import { downloadBytes } from './download';
+import { useGpuLimits } from './gpuLimits';
 
 export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locked: boolean }) {
   const draft = useRunStore((s) => s.draft);
@@ -53,7 +54,10 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
       return null;
     }
   })();
-  const memory = preset && params ? estimateStepMemory(preset, draft, params.total) : null;
+  // 'auto' without a WebGPU adapter runs on wasm, whose fused kernels keep less per step.
+  const gpuLimits = useGpuLimits();
+  const onWasm = draft.backend === 'wasm' || draft.backend === 'cpu' || (draft.backend === 'auto' && !gpuLimits);
+  const memory = preset && params ? estimateStepMemory(preset, draft, params.total, 0, onWasm) : null;
   const fieldIssue = (f: ConfigIssue['field']) => issues.filter((i) => i.field === f).map((i) => i.message).join('; ') || undefined;
   const region = regionSize(draft);
 
