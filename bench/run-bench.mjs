@@ -5,15 +5,15 @@
 // VoCo training step at B=2, sw=2, n=3, r=32, next to the same backend's matmul throughput; plus the crop
 // sampler, loading the sample CT, the auto probe, and the PyTorch twin (bench/torch_twin.py) for the ratio.
 // Writes bench/out/bench.json and bench/out/bench.md. Asserts nothing about time.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, ensureChromium } from '../scripts/chromium.mjs';
 import { benchSwin, swinMarkdown } from './swin-bench.mjs';
+import { buildSelftestHarness, serveSelftestHarness } from './harness.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'bench', 'out');
@@ -40,31 +40,6 @@ const profileAll = flag('profile-all');
 const profileDefault = profileAll || flag('profile');
 const shape = { batchVolumes: 2, randomCrops: 2, gridN: 3, cropSize: 32 };
 const log = (...a) => console.log('[bench]', ...a);
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, 'localhost', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function waitForHttp(url, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`vite preview did not answer at ${url} within ${ms / 1000} s`);
-}
 
 function torchTwin(presets, threads) {
   const py = '/usr/bin/python3';
@@ -98,37 +73,8 @@ const fmt = (v, d = 1) => (v == null || !Number.isFinite(v) ? 'n/a' : v.toFixed(
 async function main() {
   mkdirSync(outDir, { recursive: true });
   const dist = join(outDir, 'dist');
-  if (!flag('no-build') || !existsSync(join(dist, 'selftest.html'))) {
-    // The bench needs only the selftest harness (selftest.html + workers): build that entry alone, with the
-    // project's vite.config.ts (headers, wasm files, worker plugins), so a half-finished UI cannot block it.
-    log('building the selftest harness into bench/out/dist …');
-    const { build } = await import('vite');
-    const selftestOnly = {
-      name: 'bench-selftest-only',
-      configResolved(c) {
-        const input = { selftest: join(root, 'selftest.html') };
-        if (c.build.rolldownOptions) c.build.rolldownOptions.input = input;
-        if (c.build.rollupOptions) c.build.rollupOptions.input = input;
-      },
-    };
-    await build({ root, logLevel: 'warn', build: { outDir: dist, emptyOutDir: true }, plugins: [selftestOnly] });
-  }
-  const port = await freePort();
-  const preview = spawn('npx', ['vite', 'preview', '--host', 'localhost', '--port', String(port), '--strictPort', '--outDir', dist], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    detached: true,
-  });
-  const stopPreview = () => {
-    try {
-      process.kill(-preview.pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-  };
-  process.on('exit', stopPreview);
-  const base = `http://localhost:${port}`;
-  await waitForHttp(`${base}/selftest.html`, 60_000);
+  await buildSelftestHarness(root, dist, { reuse: flag('no-build'), log });
+  const { base, stop: stopPreview } = await serveSelftestHarness(root, dist);
   const browser = await chromium.launch({ executablePath: ensureChromium(), args: CHROMIUM_ARGS });
   const report = {
     when: new Date().toISOString(),

@@ -9,12 +9,12 @@
 //   node bench/swin-bench.mjs [--no-build] [--backends wasm,webgpu] [--swin-presets swin-tiny,VoCo-B]
 //                             [--swin-budget S] [--no-torch]
 // Writes bench/out/swin-bench.json and swin-bench.md when run alone. Asserts nothing about time.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSelftestHarness, serveSelftestHarness } from './harness.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const fmt = (v, d = 1) => (v == null || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
@@ -268,17 +268,6 @@ export function swinMarkdown(s) {
 
 // ---- run alone ----------------------------------------------------------------------------------------------
 
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, 'localhost', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
 async function main() {
   const argv = process.argv.slice(2);
   const flag = (name) => argv.includes(`--${name}`);
@@ -291,38 +280,8 @@ async function main() {
   const outDir = join(root, 'bench', 'out');
   const dist = join(outDir, 'dist');
   mkdirSync(outDir, { recursive: true });
-  if (!flag('no-build') || !existsSync(join(dist, 'selftest.html'))) {
-    console.log('[swin-bench] building the selftest harness into bench/out/dist …');
-    const { build } = await import('vite');
-    const selftestOnly = {
-      name: 'bench-selftest-only',
-      configResolved(c) {
-        const input = { selftest: join(root, 'selftest.html') };
-        if (c.build.rolldownOptions) c.build.rolldownOptions.input = input;
-        if (c.build.rollupOptions) c.build.rollupOptions.input = input;
-      },
-    };
-    await build({ root, logLevel: 'warn', build: { outDir: dist, emptyOutDir: true }, plugins: [selftestOnly] });
-  }
-  const port = await freePort();
-  const preview = spawn('npx', ['vite', 'preview', '--host', 'localhost', '--port', String(port), '--strictPort', '--outDir', dist], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
-  const stop = () => {
-    try {
-      process.kill(-preview.pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-  };
-  process.on('exit', stop);
-  const base = `http://localhost:${port}`;
-  for (let i = 0; i < 240; i++) {
-    try {
-      if ((await fetch(`${base}/selftest.html`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await buildSelftestHarness(root, dist, { reuse: flag('no-build'), log: (m) => console.log(`[swin-bench] ${m}`) });
+  const { base, stop } = await serveSelftestHarness(root, dist);
   const browser = await chromium.launch({ executablePath: ensureChromium(), args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
