@@ -4,41 +4,15 @@ import type { InitBackendOptions } from '../backend/backends';
 import type { BackendChoice } from '../worker/protocol';
 import type { PreprocessedVolume } from '../volume/volume';
 import type { TrainBenchRequest } from './workers/bench.worker';
+import { workerPool } from './workerPool';
 
-const workers = new Map<number, { worker: Worker; pending: Map<number, (r: { ok: boolean; value?: unknown; error?: string }) => void> }>();
-let nextHandle = 1;
-let nextCall = 1;
+const pool = workerPool('bench', () => new Worker(new URL('./workers/bench.worker.ts', import.meta.url), { type: 'module', name: 'bench' }));
 let sample: PreprocessedVolume | null = null;
 
 /** Starts a bench worker. Returns its handle; call `init` on it next. */
-export function open(): number {
-  const worker = new Worker(new URL('./workers/bench.worker.ts', import.meta.url), { type: 'module', name: 'bench' });
-  const handle = nextHandle++;
-  const pending = new Map<number, (r: { ok: boolean; value?: unknown; error?: string }) => void>();
-  worker.onmessage = (e) => {
-    const p = pending.get(e.data.id);
-    pending.delete(e.data.id);
-    p?.(e.data);
-  };
-  worker.onerror = (e) => {
-    for (const p of pending.values()) p({ ok: false, error: `bench worker crashed: ${e.message}` });
-    pending.clear();
-  };
-  workers.set(handle, { worker, pending });
-  return handle;
-}
+export const open = (): number => pool.open();
 
-async function call<T>(handle: number, msg: Record<string, unknown>, transfer: Transferable[] = []): Promise<T> {
-  const w = workers.get(handle);
-  if (!w) throw new Error(`no bench worker ${handle}`);
-  const id = nextCall++;
-  const r = await new Promise<{ ok: boolean; value?: unknown; error?: string }>((resolve) => {
-    w.pending.set(id, resolve);
-    w.worker.postMessage({ ...msg, id }, transfer);
-  });
-  if (!r.ok) throw new Error(r.error);
-  return r.value as T;
-}
+const call = <T = unknown>(handle: number, msg: Record<string, unknown>, transfer: Transferable[] = []) => pool.call<T>(handle, msg, transfer);
 
 export const init = (handle: number, choice: BackendChoice, opts?: InitBackendOptions) => call(handle, { cmd: 'init', choice, opts });
 export const matmul = (handle: number, sizes: number[], budgetMs = 600) => call(handle, { cmd: 'matmul', sizes, budgetMs });
@@ -72,10 +46,7 @@ export async function presetNames(): Promise<{ names: string[]; swinNames: strin
   return { names: all.filter((n) => !isSwinPreset(PRESETS[n])), swinNames: all.filter((n) => isSwinPreset(PRESETS[n])), defaultPreset: DEFAULT_PRESET };
 }
 
-export function close(handle: number): void {
-  workers.get(handle)?.worker.terminate();
-  workers.delete(handle);
-}
+export const close = (handle: number): void => pool.close(handle);
 
 /** Fetches /sample-ct.nii.gz, reads it (NiiVue), preprocesses it with the studio defaults; returns the times. */
 export async function loadSample(): Promise<{ fetchMs: number; readMs: number; preprocessMs: number; totalMs: number; dims: number[]; sourceDims: number[] }> {

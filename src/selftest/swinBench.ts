@@ -2,47 +2,18 @@
 // backend (workers/swinBench.worker.ts) timing the Swin backbone's forward and forward + backward per crop.
 import type { BackendChoice } from '../worker/protocol';
 import type { SwinPassRequest, SwinPassResult } from './workers/swinBench.worker';
+import { workerPool } from './workerPool';
 
-const workers = new Map<number, { worker: Worker; pending: Map<number, (r: { ok: boolean; value?: unknown; error?: string }) => void> }>();
-let nextHandle = 1;
-let nextCall = 1;
+const pool = workerPool('swin bench', () => new Worker(new URL('./workers/swinBench.worker.ts', import.meta.url), { type: 'module', name: 'swin-bench' }));
 
-export function open(): number {
-  const worker = new Worker(new URL('./workers/swinBench.worker.ts', import.meta.url), { type: 'module', name: 'swin-bench' });
-  const handle = nextHandle++;
-  const pending = new Map<number, (r: { ok: boolean; value?: unknown; error?: string }) => void>();
-  worker.onmessage = (e) => {
-    const p = pending.get(e.data.id);
-    pending.delete(e.data.id);
-    p?.(e.data);
-  };
-  worker.onerror = (e) => {
-    for (const p of pending.values()) p({ ok: false, error: `swin bench worker crashed: ${e.message}` });
-    pending.clear();
-  };
-  workers.set(handle, { worker, pending });
-  return handle;
-}
+export const open = (): number => pool.open();
 
-async function call<T>(handle: number, msg: Record<string, unknown>): Promise<T> {
-  const w = workers.get(handle);
-  if (!w) throw new Error(`no swin bench worker ${handle}`);
-  const id = nextCall++;
-  const r = await new Promise<{ ok: boolean; value?: unknown; error?: string }>((resolve) => {
-    w.pending.set(id, resolve);
-    w.worker.postMessage({ ...msg, id });
-  });
-  if (!r.ok) throw new Error(r.error);
-  return r.value as T;
-}
+const call = <T = unknown>(handle: number, msg: Record<string, unknown>, transfer: Transferable[] = []) => pool.call<T>(handle, msg, transfer);
 
 export const init = (handle: number, choice: BackendChoice) => call<{ name: string; adapter?: string; software?: boolean; wasmThreads?: number }>(handle, { cmd: 'init', choice });
 export const pass = (handle: number, req: SwinPassRequest) => call<SwinPassResult>(handle, { cmd: 'pass', req });
 
-export function close(handle: number): void {
-  workers.get(handle)?.worker.terminate();
-  workers.delete(handle);
-}
+export const close = (handle: number): void => pool.close(handle);
 
 /** Windows of a similarity map of the preprocessed sample CT (dims) at crop r and stride, centred query. */
 export async function mapWindows(dims: [number, number, number], r: number, stride: number, layout: 'sliding' | 'tiles' = 'sliding'): Promise<number> {
