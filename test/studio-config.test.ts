@@ -127,6 +127,8 @@ describe('run configuration validation', () => {
     // 'auto' without a WebGPU adapter lands on wasm: refused too. With an adapter, or on webgpu, the heap is not the limit.
     expect(validateRunConfig({ ...h32, backend: 'auto' }, wasmCtx('H', 32))).toHaveLength(1);
     expect(validateRunConfig({ ...h32, backend: 'auto' }, { ...wasmCtx('H', 32), gpuLimits: { maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 31 } })).toEqual([]);
+    // Only a software adapter (SwiftShader): auto never picks it and lands on wasm, so the heap is the limit.
+    expect(validateRunConfig({ ...h32, backend: 'auto' }, { ...wasmCtx('H', 32), gpuLimits: { maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 31, software: true } })).toHaveLength(1);
     expect(validateRunConfig({ ...h32, backend: 'webgpu' }, { ...wasmCtx('H', 32), gpuLimits: { maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 31 } })).toEqual([]);
     // Smaller steps of the same preset, and the default preset, fit.
     expect(validateRunConfig({ ...h32, cropSize: 16 }, wasmCtx('H', 16))).toEqual([]);

@@ -34,6 +34,8 @@ export interface VolumeShape {
 export interface GpuLimits {
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
+  /** A software adapter (SwiftShader, llvmpipe…): 'auto' never picks it, so an auto run lands on wasm. */
+  software?: boolean;
 }
 
 export interface ConfigIssue {
@@ -219,8 +221,8 @@ export function formatBytes(bytes: number): string {
  * WebGPU adapter), with the numbers; null when it fits or would run on a GPU. Also used when an imported model is
  * opened for more pre-training (its configuration never passes the setup form).
  */
-export function wasmHeapRefusal(preset: PresetShape, config: RunConfig, params: number, volumeVoxels: number, gpuLimits: Pick<GpuLimits, 'maxStorageBufferBindingSize'> | null): string | null {
-  const wasmLikely = config.backend === 'wasm' || (config.backend === 'auto' && !gpuLimits);
+export function wasmHeapRefusal(preset: PresetShape, config: RunConfig, params: number, volumeVoxels: number, gpuLimits: Pick<GpuLimits, 'maxStorageBufferBindingSize' | 'software'> | null): string | null {
+  const wasmLikely = config.backend === 'wasm' || (config.backend === 'auto' && (!gpuLimits || gpuLimits.software === true));
   if (!wasmLikely) return null;
   const est = estimateStepMemory(preset, config, params, volumeVoxels, true);
   if (est.wasmHeapBytes <= WASM_HEAP_LIMIT_BYTES) return null;
@@ -312,7 +314,7 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   if (!isInt(config.checkpointEvery) || config.checkpointEvery < 0) bad('checkpointEvery', `checkpoint interval ${config.checkpointEvery}: must be an integer ≥ 0 (0 disables)`);
 
   // The wasm heap: a step that outgrows it fails with "out of memory" and costs a reload; refuse before starting.
-  // 'auto' lands on wasm where there is no WebGPU adapter (and on a software one, which auto never picks).
+  // 'auto' lands on wasm where there is no WebGPU adapter or only a software one (auto never picks it).
   if (preset && issues.length === 0 && ctx.params !== undefined) {
     const packedVoxels = chosen.reduce((s, v) => s + v.dims[0] * v.dims[1] * v.dims[2], 0);
     const refusal = wasmHeapRefusal(preset, config, ctx.params, packedVoxels, ctx.gpuLimits ?? null);
@@ -320,7 +322,7 @@ export function validateRunConfig(config: RunConfig, ctx: ValidationContext): Co
   }
 
   // GPU buffer limits: a single tensor larger than a storage binding silently computes garbage on WebGPU.
-  const canCheckGpu = preset && ctx.gpuLimits && (config.backend === 'webgpu' || config.backend === 'auto');
+  const canCheckGpu = preset && ctx.gpuLimits && (config.backend === 'webgpu' || (config.backend === 'auto' && !ctx.gpuLimits.software));
   if (canCheckGpu && issues.length === 0) {
     const limit = Math.min(ctx.gpuLimits!.maxStorageBufferBindingSize, ctx.gpuLimits!.maxBufferSize);
     const est = estimateStepMemory(preset!, config, ctx.params ?? 0);

@@ -54,9 +54,9 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
       return null;
     }
   })();
-  // 'auto' without a WebGPU adapter runs on wasm, whose fused kernels keep less per step.
+  // 'auto' without a hardware WebGPU adapter runs on wasm, whose fused kernels keep less per step.
   const gpuLimits = useGpuLimits();
-  const onWasm = draft.backend === 'wasm' || draft.backend === 'cpu' || (draft.backend === 'auto' && !gpuLimits);
+  const onWasm = draft.backend === 'wasm' || draft.backend === 'cpu' || (draft.backend === 'auto' && (!gpuLimits || gpuLimits.software === true));
   const memory = preset && params ? estimateStepMemory(preset, draft, params.total, 0, onWasm) : null;
   const fieldIssue = (f: ConfigIssue['field']) => issues.filter((i) => i.field === f).map((i) => i.message).join('; ') || undefined;
   const region = regionSize(draft);

@@ -1,5 +1,6 @@
 // The WebGPU adapter's buffer limits (null without WebGPU), asked once per page.
 import { useEffect, useState } from 'react';
+import { looksSoftware } from '../../backend/choose';
 import type { GpuLimits } from '../../store/runConfig';
 
 let limitsPromise: Promise<GpuLimits | null> | null = null;
@@ -12,7 +13,9 @@ export function useGpuLimits(): GpuLimits | null {
       try {
         const adapter = await navigator.gpu?.requestAdapter();
         if (!adapter) return null;
-        return { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize };
+        const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).info;
+        const software = Boolean(info?.isFallbackAdapter) || looksSoftware(info?.vendor, info?.architecture, info?.description);
+        return { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize, software };
       } catch {
         return null;
       }
