@@ -9,19 +9,9 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import * as ln from '../src/kernels/layerNormRows';
 import { layerNorm, layerNormNoAffine, LAYER_NORM_EPS } from '../src/model/layers/layerNorm';
+import { maxRelErr } from './helpers/relErr';
 
 const values = (n: number, salt: number, scale = 1) => Float32Array.from({ length: n }, (_, i) => (Math.sin(i * 0.731 + salt) * (1 + (i % 5) * 0.2) + 0.3 * Math.cos(salt)) * scale);
-
-function maxRelErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(got.length).toBe(ref.length);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]));
-    err = Math.max(err, Math.abs(got[i] - ref[i]));
-  }
-  return err / scale;
-}
 
 describe('LayerNorm CPU twin', () => {
   it('equals the formulas written out in float64', () => {

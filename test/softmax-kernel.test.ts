@@ -9,19 +9,9 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import * as k from '../src/kernels/softmaxRows';
 import { attention, type AttentionParams } from '../src/model/layers/attention';
+import { maxRelErr } from './helpers/relErr';
 
 const values = (n: number, salt: number, scale = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.731 + salt) * (1 + (i % 5) * 0.7) * scale);
-
-function maxAbsErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(got.length).toBe(ref.length);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]));
-    err = Math.max(err, Math.abs(got[i] - ref[i]));
-  }
-  return err / scale;
-}
 
 describe('softmax CPU twin', () => {
   it('equals tf.softmax(scale·x) on cpu and the numerical derivative', async () => {
@@ -31,7 +21,7 @@ describe('softmax CPU twin', () => {
     const y = new Float32Array(rows * cols);
     k.softmaxForwardRows(x, rows, cols, scale, y);
     const ref = await tf.softmax(tf.mul(tf.tensor2d(x, [rows, cols]), scale)).data();
-    expect(maxAbsErr(y, ref)).toBeLessThan(1e-6);
+    expect(maxRelErr(y, ref)).toBeLessThan(1e-6);
     const dy = values(rows * cols, 2);
     const dx = new Float32Array(rows * cols);
     k.softmaxBackwardRows(dy, y, rows, cols, scale, dx);
@@ -51,7 +41,7 @@ describe('softmax CPU twin', () => {
       const m = Float64Array.from(x); m[i] -= 1e-4;
       return (loss(p) - loss(m)) / 2e-4;
     });
-    expect(maxAbsErr(dx, num)).toBeLessThan(1e-4);
+    expect(maxRelErr(dx, num)).toBeLessThan(1e-4);
   });
 });
 
@@ -77,8 +67,8 @@ describe('softmax wasm SIMD module (bare memory)', () => {
       const y = new Float32Array(size), dx = new Float32Array(size);
       k.softmaxForwardRows(x, rows, cols, scale, y);
       k.softmaxBackwardRows(dy, read(yo), rows, cols, scale, dx);
-      expect(maxAbsErr(read(yo), y)).toBeLessThan(2e-6);
-      expect(maxAbsErr(read(dxo), dx)).toBeLessThan(2e-6);
+      expect(maxRelErr(read(yo), y)).toBeLessThan(2e-6);
+      expect(maxRelErr(read(dxo), dx)).toBeLessThan(2e-6);
       for (let i = 0; i < rows; i++) expect(read(yo).subarray(i * cols, (i + 1) * cols).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
       for (const off of [yo, dxo]) expect(f[off / 4 + size], 'canary after an output').toBe(7);
     });
@@ -113,7 +103,7 @@ describe('attention: fused softmax vs tf ops', () => {
       k.useFusedSoftmax(false);
       const plain = run();
       k.useFusedSoftmax(true);
-      for (let i = 0; i < plain.length; i++) expect(maxAbsErr(await fused[i].data(), await plain[i].data()), `output ${i}`).toBeLessThan(2e-5);
+      for (let i = 0; i < plain.length; i++) expect(maxRelErr(await fused[i].data(), await plain[i].data()), `output ${i}`).toBeLessThan(2e-5);
       expect(ran).toEqual(backend === 'wasm' ? { forward: 2, backward: 1 } : { forward: 0, backward: 0 });
       tf.dispose([...fused, ...plain, ...vars, w]);
     });

@@ -10,18 +10,9 @@ import { installWasmBatchMatMul } from '../src/kernels/wasmBatchMatMul';
 import { installWasmMatMulPolicy, useWasmSimdBatchMatMul } from '../src/backend/wasmMatMulPolicy';
 import * as simd from '../src/kernels/wasmSimdBatchMatMul';
 import type { BatchMatMulShape } from '../src/kernels/wasmSimdBatchMatMul';
+import { maxRelErr } from './helpers/relErr';
 
 const values = (n: number, salt: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.731 + salt) * (1 + (i % 5) * 0.2));
-
-function maxRelErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]));
-    err = Math.max(err, Math.abs(got[i] - ref[i]));
-  }
-  return err / scale;
-}
 
 const SHAPES: [string, BatchMatMulShape][] = [
   ['a·b', { batch: 3, batchA: 3, batchB: 3, m: 12, k: 7, n: 24, transposeA: false, transposeB: false }],
