@@ -8,7 +8,9 @@ import { Trainer } from '../../worker/trainer';
 import type { BackendChoice, RunConfig } from '../../worker/protocol';
 import type { PreprocessedVolume } from '../../volume/volume';
 import { DEFAULT_RUN_CONFIG, estimateStepMemory } from '../../store/runConfig';
-import { useWasmSimdBatchMatMul } from '../../backend/wasmMatMulPolicy';
+import { useWasmSimdBatchMatMul, useWasmSimdGemm, type WasmGemmMode } from '../../backend/wasmMatMulPolicy';
+import { useGemmHelpers } from '../../kernels/wasmSimdGemmThreads';
+import { gemmThreads } from '../../kernels/wasmSimdGemm';
 import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
 import { useFusedAdamW } from '../../kernels/fusedAdamW';
 import { useSumSquaresKernel } from '../../kernels/sumSquares';
@@ -23,6 +25,10 @@ import { useSharedIdentity } from '../../kernels/wasmIdentityShare';
 export interface KernelSwitches {
   /** wasm: small batched and matrix-vector products on the SIMD kernel (true) or tfjs's stock loop (false). */
   simd?: boolean;
+  /** wasm: which single products the cache-blocked SIMD GEMM takes ('all', 'weightGrads' = xᵀ·dy only, 'off' = XNNPACK). */
+  gemm?: WasmGemmMode;
+  /** wasm SIMD GEMM: its tasks shared with the helper threads (true) or run on the calling thread only (false). */
+  gemmHelpers?: boolean;
   /** wasm SIMD kernel: relaxed-SIMD multiply-add on / off / where the engine has it (null). */
   relaxed?: boolean | null;
   /** AdamW: one fused kernel per variable and the one-pass gradient norm (true), or tf ops for both (false). */
@@ -43,6 +49,8 @@ export interface KernelSwitches {
 
 function applySwitches(s: KernelSwitches) {
   if (s.simd !== undefined) useWasmSimdBatchMatMul(s.simd);
+  if (s.gemm !== undefined) useWasmSimdGemm(s.gemm);
+  if (s.gemmHelpers !== undefined) useGemmHelpers(s.gemmHelpers);
   if (s.relaxed !== undefined) setSimdRelaxed(s.relaxed);
   if (s.fusedAdamW !== undefined) {
     useFusedAdamW(s.fusedAdamW);
@@ -54,7 +62,7 @@ function applySwitches(s: KernelSwitches) {
   if (s.fusedSoftmax !== undefined) useFusedSoftmax(s.fusedSoftmax);
   if (s.splitCopy !== undefined) useSplitColumnsKernel(s.splitCopy);
   if (s.sharedIdentity !== undefined) useSharedIdentity(s.sharedIdentity);
-  return simdFlavour();
+  return { ...simdFlavour(), gemmThreads: gemmThreads() };
 }
 
 /**
@@ -90,7 +98,7 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
+    applySwitches({ simd: true, gemm: 'all', gemmHelpers: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
