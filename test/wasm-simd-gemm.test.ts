@@ -13,7 +13,7 @@ import { installWasmBatchMatMul } from '../src/kernels/wasmBatchMatMul';
 import { gemmTakes, installWasmMatMulPolicy, useWasmSimdGemm } from '../src/backend/wasmMatMulPolicy';
 import * as gemm from '../src/kernels/wasmSimdGemm';
 import type { GemmExports, GemmJob, GemmShape } from '../src/kernels/wasmSimdGemm';
-import { claimAndRun, CONTROL_BYTES, DONE, readJob, SLOT, writeJob } from '../src/kernels/wasmSimdGemmThreads';
+import { claimAndRun, CONTROL_BYTES, DONE, HelperGovernor, readJob, SLOT, writeJob } from '../src/kernels/wasmSimdGemmThreads';
 import { simdSupport } from '../src/kernels/wasmSimdBatchMatMul';
 import { maxRelErr } from './helpers/relErr';
 
@@ -42,6 +42,7 @@ function runBare(
   s: GemmShape,
   withBias: boolean,
   order: (total: number) => number[] = (t) => Array.from({ length: t }, (_, i) => i),
+  pack = true,
 ) {
   const a = values(s.batchA * s.m * s.k, 1);
   const b = values(s.batchB * s.k * s.n, 2);
@@ -52,7 +53,8 @@ function runBare(
   const biasOff = bOff + 4 * b.length + 32;
   const cOff = biasOff + 4 * s.n + 32;
   const scrOff = cOff + 4 * cLen + 64;
-  const need = scrOff + 4 * b.length + 64;
+  const packOff = scrOff + 4 * b.length + 64;
+  const need = packOff + 2 * gemm.SCRATCH_BYTES_PER_THREAD + 64;
   if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
   const f = new Float32Array(memory.buffer);
   f.fill(0);
@@ -66,8 +68,9 @@ function runBare(
     for (let e = 0; e < s.batchB; e++) x.packT(bOff + 4 * e * s.n * s.k, scrOff + 4 * e * s.k * s.n, s.n, s.k);
     bPlain = scrOff;
   }
-  const job: GemmJob = { ...s, a: aOff, b: bPlain, c: cOff, bias: bias ? biasOff : 0 };
-  for (const t of order(gemm.gemmTaskCount(s))) gemm.runGemmTask(x, job, t);
+  const job: GemmJob = { ...s, a: aOff, b: bPlain, c: cOff, bias: bias ? biasOff : 0, scratch: pack ? packOff : 0 };
+  // Tasks alternate between two threads' packing scratch, as with a helper.
+  for (const t of order(gemm.gemmTaskCount(s))) gemm.runGemmTask(x, job, t, t % 2);
   return {
     out: new Float32Array(memory.buffer, cOff, cLen).slice(),
     ref: gemm.gemmReference(a, b, s, bias),
@@ -86,11 +89,14 @@ describe('wasm SIMD GEMM module (bare memory)', () => {
         const x = gemm.simdGemmFor(memory, relaxed);
         for (const [name, s, withBias] of SHAPES) {
           expect(gemm.gemmFits(s), name).toBe(true);
-          const r = runBare(memory, x, s, withBias);
-          // float32 rounding grows with k (sums of 600 terms reach ~2e-6).
-          expect(maxRelErr(r.out, r.ref), name).toBeLessThan(s.k > 100 ? 1e-5 : 1e-6);
-          expect(r.canary, `${name}: wrote past C`).toBe(12345);
-          expect(r.aKept, `${name}: A untouched`).toBe(true);
+          for (const pack of [true, false]) {
+            const r = runBare(memory, x, s, withBias, undefined, pack);
+            const what = `${name}, B ${pack ? 'packed' : 'as stored'}`;
+            // float32 rounding grows with k (sums of 600 terms reach ~2e-6).
+            expect(maxRelErr(r.out, r.ref), what).toBeLessThan(s.k > 100 ? 1e-5 : 1e-6);
+            expect(r.canary, `${what}: wrote past C`).toBe(12345);
+            expect(r.aKept, `${what}: A untouched`).toBe(true);
+          }
         }
       });
     }
@@ -110,7 +116,7 @@ describe('wasm SIMD GEMM module (bare memory)', () => {
     const memory = new WebAssembly.Memory({ initial: 2 });
     const x = gemm.simdGemmFor(memory, false);
     const s = SHAPES[6][1];
-    const expected = runBare(memory, x, s, false);
+    const expected = runBare(memory, x, s, false, undefined, false);
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const ctrl = new Int32Array(control);
     const u = new Uint32Array(control);
@@ -118,7 +124,7 @@ describe('wasm SIMD GEMM module (bare memory)', () => {
     const aOff = 64;
     const bOff = aOff + 4 * s.m * s.k + 32;
     const cOff = bOff + 4 * s.k * s.n + 32 + 4 * s.n + 32;
-    const job: GemmJob = { ...s, a: aOff, b: bOff, c: cOff, bias: 0 };
+    const job: GemmJob = { ...s, a: aOff, b: bOff, c: cOff, bias: 0, scratch: 0 };
     writeJob(u, job, true);
     expect(readJob(u)).toEqual({ job, relaxed: true });
     new Float32Array(memory.buffer, cOff, s.m * s.n).fill(-1);
@@ -129,6 +135,24 @@ describe('wasm SIMD GEMM module (bare memory)', () => {
     expect(Atomics.load(ctrl, DONE)).toBe(total);
     expect(claimAndRun(ctrl, 5, total, x, job), 'nothing left').toBe(0);
     expect(Array.from(new Float32Array(memory.buffer, cOff, s.m * s.n))).toEqual(Array.from(expected.out));
+  });
+
+  it('the helper governor keeps helpers that pay and pauses them after products they slowed down', () => {
+    const g = new HelperGovernor(5);
+    // Quiet machine: the caller ran half the tasks and the product took a little over half the time alone.
+    for (let i = 0; i < 50; i++) {
+      expect(g.share()).toBe(true);
+      g.record(8, 16, 1.0, 1.1);
+    }
+    expect(g.ratio).toBeLessThan(0.6);
+    // One stall (a descheduled helper) is absorbed; a run of them pauses the helpers for 5 products.
+    g.record(8, 16, 1.0, 6);
+    expect(g.share()).toBe(true);
+    for (let i = 0; i < 4 && g.skip === 0; i++) g.record(8, 16, 1.0, 6);
+    expect(g.skip).toBe(5);
+    for (let i = 0; i < 5; i++) expect(g.share()).toBe(false);
+    expect(g.share(), 'tried again after the pause').toBe(true);
+    expect(g.alone).toBe(5);
   });
 
   it('refuses shapes it does not cover (8 ∤ n, odd batches)', () => {

@@ -20,18 +20,19 @@ export const GEMM_COLS = 8;
 export const KC = 256;
 /** A task: at most this many rows × columns of C (multiples of the micro-tile). */
 export const TASK_ROWS = 32;
-export const TASK_COLS = 256;
+export const TASK_COLS = 128;
 
-const PARAMS = ['a', 'b', 'c', 'rows', 'n', 'kc', 'sAi', 'sAk', 'ldb', 'ldc', 'accum', 'bias'] as const;
+const PARAMS = ['a', 'b', 'c', 'rows', 'n', 'kc', 'sAi', 'sAk', 'ldb', 'ldc', 'accum', 'bias', 'bj'] as const;
 type Name =
   | (typeof PARAMS)[number]
   | 'i' | 'j' | 'k' | 'aRow' | 'cRow' | 'aPtr' | 'bPtr' | 'cp' | 'o1' | 'o2' | 'o3'
   | 'acc0' | 'acc1' | 'acc2' | 'acc3' | 'acc4' | 'acc5' | 'acc6' | 'acc7' | 'b0' | 'b1' | 'av';
 
 /**
- * gemm(a, b, c, rows, n, kc, sAi, sAk, ldb, ldc, accum, bias): C[i, j] = (accum ? C[i, j] : bias ? bias[j] : 0)
- * + Σ_{k<kc} op(A)[i, k]·B[k, j] for i < rows, j < n (8 | n), with op(A)[i, k] at a + i·sAi + k·sAk, B[k, j] at
- * b + k·ldb + 4j, C[i, j] at c + i·ldc + 4j, bias[j] at bias + 4j (all bytes; bias 0 = none).
+ * gemm(a, b, c, rows, n, kc, sAi, sAk, ldb, ldc, accum, bias, bj): C[i, j] = (accum ? C[i, j] : bias ? bias[j] : 0)
+ * + Σ_{k<kc} op(A)[i, k]·B[k, j] for i < rows, j < n (8 | n), with op(A)[i, k] at a + i·sAi + k·sAk, the 8-column
+ * panel of B starting at column j at b + j·bj (its row k at + k·ldb), C[i, j] at c + i·ldc + 4j, bias[j] at bias + 4j
+ * (all bytes; bias 0 = none). B as stored: bj = 4, ldb = 4n; B packed in panels (packB): bj = 4·kc, ldb = 32.
  * `unitRows`: sAi is 4 (a transposed A: the 4 rows of a strip are adjacent floats) and is folded into the loads.
  */
 function gemmFunction(name: string, relaxed: boolean, unitRows: boolean): WasmFunction {
@@ -78,7 +79,7 @@ function gemmFunction(name: string, relaxed: boolean, unitRows: boolean): WasmFu
       ...rows.flatMap((r) => [g('b0'), s(acc(r, 0)), g('b1'), s(acc(r, 1))]),
       op.end(),
       g('aRow'), s('aPtr'),
-      g('b'), g('j'), op.i32Const(2), op.i32Shl(), op.i32Add(), s('bPtr'),
+      g('b'), g('j'), g('bj'), op.i32Mul(), op.i32Add(), s('bPtr'),
       g('kc'), s('k'),
       op.loop(),
       g('bPtr'), op.v128Load(0), s('b0'),
@@ -146,12 +147,43 @@ function packFunction(): WasmFunction {
   return { name: 'packT', params: ['i32', 'i32', 'i32', 'i32'], locals: ['i32', 'i32', 'i32', 'i32', 'i32'], body };
 }
 
+/**
+ * packB(src, dst, kc, cols, ldb): copies a kc × cols block of B (rows ldb bytes apart) into contiguous 8-column panels,
+ * dst[p][k][0..7] (32 bytes per k, kc·32 per panel): the micro-kernel then reads B sequentially, whatever the row
+ * stride (a power-of-two stride, e.g. 4 KiB for n = 1024, maps a panel's rows onto a few L1 sets and evicts them).
+ */
+function packBFunction(): WasmFunction {
+  type P = 'src' | 'dst' | 'kc' | 'cols' | 'ldb' | 'p' | 'k' | 'sp' | 'rowStart';
+  const L = localIndex<P>(['src', 'dst', 'kc', 'cols', 'ldb'], [['p', 'i32'], ['k', 'i32'], ['sp', 'i32'], ['rowStart', 'i32']]);
+  const g = (n: P) => op.get(L[n]);
+  const s = (n: P) => op.set(L[n]);
+  const body: number[][] = [
+    op.i32Const(0), s('p'),
+    op.block(), op.loop(),
+    g('p'), g('cols'), op.i32GeS(), op.brIf(1),
+    g('src'), g('p'), op.i32Const(2), op.i32Shl(), op.i32Add(), s('sp'),
+    g('kc'), s('k'),
+    op.loop(),
+    g('dst'), g('sp'), op.v128Load(0), op.v128Store(0),
+    g('dst'), g('sp'), op.v128Load(16), op.v128Store(16),
+    g('dst'), op.i32Const(32), op.i32Add(), s('dst'),
+    g('sp'), g('ldb'), op.i32Add(), s('sp'),
+    g('k'), op.i32Const(1), op.i32Sub(), op.tee(L.k), op.brIf(0),
+    op.end(),
+    g('p'), op.i32Const(GEMM_COLS), op.i32Add(), s('p'),
+    op.br(0),
+    op.end(), op.end(),
+  ];
+  return { name: 'packB', params: ['i32', 'i32', 'i32', 'i32', 'i32'], locals: ['i32', 'i32', 'i32', 'i32'], body };
+}
+
 /** The module's bytes for a memory that is shared (threaded tfjs-wasm) or not. */
 export function simdGemmModuleBytes(shared: boolean, relaxed: boolean): Uint8Array<ArrayBuffer> {
   return assembleModule({ module: 'env', field: 'memory', minPages: 0, maxPages: shared ? 65536 : undefined, shared }, [
     gemmFunction('gemmN', relaxed, false),
     gemmFunction('gemmT', relaxed, true),
     packFunction(),
+    packBFunction(),
   ]);
 }
 
@@ -178,7 +210,11 @@ export interface GemmExports {
   gemmN: (...args: number[]) => void;
   gemmT: (...args: number[]) => void;
   packT: (src: number, dst: number, rows: number, cols: number) => void;
+  packB: (src: number, dst: number, kc: number, cols: number, ldb: number) => void;
 }
+
+/** Bytes of packing scratch each thread needs (one K block of a task's B columns). */
+export const SCRATCH_BYTES_PER_THREAD = 4 * KC * TASK_COLS;
 
 /**
  * One product as the task runners see it: the shape and byte offsets of A, B as plain [batchB, k, n] (a transposed B
@@ -190,6 +226,8 @@ export interface GemmJob extends GemmShape {
   b: number;
   c: number;
   bias: number;
+  /** Packing scratch, SCRATCH_BYTES_PER_THREAD per thread (thread t's at scratch + t·SCRATCH_BYTES_PER_THREAD); 0 = B read as stored. */
+  scratch: number;
 }
 
 /** How many tasks a product has: C in blocks of TASK_ROWS x TASK_COLS, batch entry by batch entry. */
@@ -197,8 +235,11 @@ export function gemmTaskCount(s: GemmShape): number {
   return s.batch * Math.ceil(s.m / TASK_ROWS) * Math.ceil(s.n / TASK_COLS);
 }
 
-/** Runs task `t` (0 <= t < gemmTaskCount) of a job; tasks write disjoint blocks of C, in any order or thread. */
-export function runGemmTask(x: GemmExports, job: GemmJob, t: number): void {
+/**
+ * Runs task `t` (0 <= t < gemmTaskCount) of a job; tasks write disjoint blocks of C, in any order or thread. `thread`
+ * picks the packing scratch (the caller is 0, helper h is h).
+ */
+export function runGemmTask(x: GemmExports, job: GemmJob, t: number, thread = 0): void {
   const colBlocks = Math.ceil(job.n / TASK_COLS);
   const rowBlocks = Math.ceil(job.m / TASK_ROWS);
   const bi = Math.floor(t / (rowBlocks * colBlocks));
@@ -215,9 +256,18 @@ export function runGemmTask(x: GemmExports, job: GemmJob, t: number): void {
   const sAk = job.transposeA ? 4 * job.m : 4;
   const f = job.transposeA ? x.gemmT : x.gemmN;
   const bias = job.bias ? job.bias + 4 * j0 : 0;
+  const scratch = job.scratch ? job.scratch + thread * SCRATCH_BYTES_PER_THREAD : 0;
   for (let k0 = 0; k0 < job.k; k0 += KC) {
     const kc = Math.min(KC, job.k - k0);
-    f(aEntry + i0 * sAi + k0 * sAk, bEntry + 4 * (k0 * job.n + j0), cEntry + 4 * (i0 * job.n + j0), rows, cols, kc, sAi, sAk, 4 * job.n, 4 * job.n, k0 > 0 ? 1 : 0, bias);
+    const aBlock = aEntry + i0 * sAi + k0 * sAk;
+    const bBlock = bEntry + 4 * (k0 * job.n + j0);
+    const cBlock = cEntry + 4 * (i0 * job.n + j0);
+    if (scratch) {
+      x.packB(bBlock, scratch, kc, cols, 4 * job.n);
+      f(aBlock, scratch, cBlock, rows, cols, kc, sAi, sAk, 32, 4 * job.n, k0 > 0 ? 1 : 0, bias, 4 * kc);
+    } else {
+      f(aBlock, bBlock, cBlock, rows, cols, kc, sAi, sAk, 4 * job.n, 4 * job.n, k0 > 0 ? 1 : 0, bias, 4);
+    }
   }
 }
 
@@ -286,6 +336,12 @@ export function gemmThreads(): number {
   return runnerThreads;
 }
 
+let packingB = true;
+/** Benchmarks' A/B: B packed into contiguous panels per task and K block (true, default) or read as stored. */
+export function useGemmPacking(enable: boolean): void {
+  packingB = enable;
+}
+
 /** Products run by this kernel since the page started (tests check that it really ran). */
 export let gemmProductsRun = 0;
 
@@ -308,6 +364,7 @@ export function simdGemmOnWasm(
   const x = simdGemmFor(memory, relaxed);
   const out = be.makeOutput([s.batch, s.m, s.n], 'float32');
   const scratch = s.transposeB ? be.makeOutput([s.batchB * s.k * s.n], 'float32') : null;
+  const packScratch = packingB ? be.makeOutput([(gemmThreads() * SCRATCH_BYTES_PER_THREAD) / 4], 'float32') : null;
   // Offsets are read after every allocation above (the heap may have grown; offsets stay valid).
   const at = (t: { dataId: object }) => be.dataIdMap.get(t.dataId)!.memoryOffset;
   let bPlain = at(b);
@@ -316,8 +373,9 @@ export function simdGemmOnWasm(
     for (let e = 0; e < s.batchB; e++) x.packT(at(b) + 4 * e * s.n * s.k, at(scratch) + 4 * e * s.k * s.n, s.n, s.k);
     bPlain = at(scratch);
   }
-  runner(x, { ...s, a: at(a), b: bPlain, c: at(out), bias: bias ? at(bias) : 0 }, relaxed);
+  runner(x, { ...s, a: at(a), b: bPlain, c: at(out), bias: bias ? at(bias) : 0, scratch: packScratch ? at(packScratch) : 0 }, relaxed);
   if (scratch) be.disposeData(scratch.dataId);
+  if (packScratch) be.disposeData(packScratch.dataId);
   gemmProductsRun++;
   return out;
 }

@@ -3,8 +3,8 @@
 import { simdGemmFor, simdGemmModuleBytes, type GemmExports } from './wasmSimdGemm';
 import { claimAndRun, NTASKS, QUIT, readJob, SLOT, WAKE } from './wasmSimdGemmThreads';
 
-self.onmessage = (e: MessageEvent<{ memory: WebAssembly.Memory; control: SharedArrayBuffer }>) => {
-  const { memory, control } = e.data;
+self.onmessage = (e: MessageEvent<{ memory: WebAssembly.Memory; control: SharedArrayBuffer; thread: number }>) => {
+  const { memory, control, thread } = e.data;
   let kernels: [GemmExports, GemmExports | null];
   try {
     const relaxedOk = WebAssembly.validate(simdGemmModuleBytes(true, true));
@@ -26,6 +26,6 @@ self.onmessage = (e: MessageEvent<{ memory: WebAssembly.Memory; control: SharedA
     const total = Atomics.load(ctrl, NTASKS);
     const { job, relaxed } = readJob(u);
     const x = relaxed && kernels[1] ? kernels[1] : kernels[0];
-    claimAndRun(ctrl, gen, total, x, job, true);
+    claimAndRun(ctrl, gen, total, x, job, thread);
   }
 };

@@ -19,7 +19,7 @@ export const NTASKS = 4;
 export const HELPED = 5;
 /** Parameters from here on, as unsigned 32-bit values (heap offsets may exceed 2³¹). */
 export const PARAMS_AT = 8;
-const JOB_FIELDS = ['batch', 'batchA', 'batchB', 'm', 'k', 'n', 'transposeA', 'transposeB', 'a', 'b', 'c', 'bias', 'relaxed'] as const;
+const JOB_FIELDS = ['batch', 'batchA', 'batchB', 'm', 'k', 'n', 'transposeA', 'transposeB', 'a', 'b', 'c', 'bias', 'scratch', 'relaxed'] as const;
 export const CONTROL_BYTES = 4 * (PARAMS_AT + JOB_FIELDS.length);
 /** Most tasks one product may have (the low 16 bits of SLOT). */
 export const MAX_TASKS = 0xffff;
@@ -35,7 +35,7 @@ export function readJob(u: Uint32Array): { job: GemmJob; relaxed: boolean } {
   const v = (f: (typeof JOB_FIELDS)[number]) => u[PARAMS_AT + JOB_FIELDS.indexOf(f)];
   const job: GemmJob = {
     batch: v('batch'), batchA: v('batchA'), batchB: v('batchB'), m: v('m'), k: v('k'), n: v('n'),
-    transposeA: v('transposeA') === 1, transposeB: v('transposeB') === 1, a: v('a'), b: v('b'), c: v('c'), bias: v('bias'),
+    transposeA: v('transposeA') === 1, transposeB: v('transposeB') === 1, a: v('a'), b: v('b'), c: v('c'), bias: v('bias'), scratch: v('scratch'),
   };
   return { job, relaxed: v('relaxed') === 1 };
 }
@@ -44,7 +44,8 @@ export function readJob(u: Uint32Array): { job: GemmJob; relaxed: boolean } {
  * Claims and runs tasks of the product of generation `gen` until none is left; returns how many it ran. Used by the
  * caller and by every helper alike.
  */
-export function claimAndRun(ctrl: Int32Array, gen: number, total: number, x: GemmExports, job: GemmJob, helper = false): number {
+export function claimAndRun(ctrl: Int32Array, gen: number, total: number, x: GemmExports, job: GemmJob, thread = 0): number {
+  const helper = thread > 0;
   let ran = 0;
   for (;;) {
     const v = Atomics.load(ctrl, SLOT);
@@ -53,7 +54,7 @@ export function claimAndRun(ctrl: Int32Array, gen: number, total: number, x: Gem
       return ran;
     }
     if (Atomics.compareExchange(ctrl, SLOT, v, v + 1) !== v) continue;
-    runGemmTask(x, job, v & 0xffff);
+    runGemmTask(x, job, v & 0xffff, thread);
     ran++;
     if (Atomics.add(ctrl, DONE, 1) + 1 === total) Atomics.notify(ctrl, DONE);
   }
@@ -105,7 +106,7 @@ export async function startGemmHelpers(memory: WebAssembly.Memory, count: number
           };
         }),
       );
-      w.postMessage({ memory, control });
+      w.postMessage({ memory, control, thread: i + 1 });
     }
     const ok = await Promise.all(ready);
     if (ok.some((r) => !r)) {
@@ -133,20 +134,75 @@ export function useGemmHelpers(enable: boolean): void {
 
 const runnerOf = new WeakMap<Pool, GemmTaskRunner>();
 
+/**
+ * Keeps the helpers only while they pay. On an oversubscribed machine a helper can be descheduled while it holds a
+ * task, and the caller then waits for a whole time slice (measured on the shared 2-core box at load 8–11: the step
+ * 0.73–0.83× as fast with helpers as without). After each shared product it compares the time taken with what the
+ * caller alone would have needed (its own time per task × all tasks); when the average over recent products says the
+ * helpers lose, products run on the caller alone for a while, then helpers are tried again.
+ */
+/** Helpers pause when, on average, a shared product takes more than this share of the caller's time alone. */
+export const PAUSE_ABOVE = 0.9;
+
+export class HelperGovernor {
+  /** Running average of (time taken) / (estimated time alone); below 1: the helpers pay. */
+  ratio = 0.8;
+  /** Products left to run on the caller alone. */
+  skip = 0;
+  shared = 0;
+  alone = 0;
+  constructor(
+    readonly pauseProducts = 64,
+    readonly weight = 0.15,
+  ) {}
+  /** Whether the next product should be shared. */
+  share(): boolean {
+    if (this.skip > 0) {
+      this.skip--;
+      this.alone++;
+      return false;
+    }
+    this.shared++;
+    return true;
+  }
+  /** One shared product: tasks the caller ran of `total`, its own time on them and the whole product's time (ms). */
+  record(mine: number, total: number, ownMs: number, totalMs: number): void {
+    if (mine < 1 || ownMs <= 0) return;
+    const aloneMs = (ownMs / mine) * total;
+    // One sample counts at most 2 (a helper descheduled for a whole time slice): a single stall is absorbed, a run pauses.
+    this.ratio += this.weight * (Math.min(2, totalMs / aloneMs) - this.ratio);
+    if (this.ratio > PAUSE_ABOVE) {
+      this.skip = this.pauseProducts;
+      this.ratio = 0.8;
+    }
+  }
+}
+
+/** How the helpers did: products shared with them and products run alone because they did not pay. */
+export function gemmHelperStats(): { shared: number; alone: number } {
+  const g = active ? governorOf.get(active) : undefined;
+  return { shared: g?.shared ?? 0, alone: g?.alone ?? 0 };
+}
+
+const governorOf = new WeakMap<Pool, HelperGovernor>();
+
 function sharedRunner(pool: Pool): GemmTaskRunner {
   const hit = runnerOf.get(pool);
   if (hit) return hit;
   const ctrl = new Int32Array(pool.control);
   const u = new Uint32Array(pool.control);
+  const governor = new HelperGovernor();
+  governorOf.set(pool, governor);
   // Atomics.wait is refused on a page's main thread; there the caller spins (products last milliseconds).
   let canWait = typeof (globalThis as { document?: unknown }).document === 'undefined';
   let gen = 0;
   const run: GemmTaskRunner = (x, job, relaxed) => {
     const total = gemmTaskCount(job);
-    if (total < 2 || total > MAX_TASKS) {
+    if (total < 2 || total > MAX_TASKS || !governor.share()) {
       for (let t = 0; t < total; t++) runGemmTask(x, job, t);
       return;
     }
+    const t0 = performance.now();
     writeJob(u, job, relaxed);
     Atomics.store(ctrl, NTASKS, total);
     Atomics.store(ctrl, DONE, 0);
@@ -154,7 +210,8 @@ function sharedRunner(pool: Pool): GemmTaskRunner {
     Atomics.store(ctrl, SLOT, gen << 16);
     Atomics.add(ctrl, WAKE, 1);
     Atomics.notify(ctrl, WAKE);
-    claimAndRun(ctrl, gen, total, x, job);
+    const mine = claimAndRun(ctrl, gen, total, x, job);
+    const t1 = performance.now();
     for (let d = Atomics.load(ctrl, DONE); d < total; d = Atomics.load(ctrl, DONE)) {
       if (!canWait) continue;
       try {
@@ -163,6 +220,7 @@ function sharedRunner(pool: Pool): GemmTaskRunner {
         canWait = false;
       }
     }
+    governor.record(mine, total, t1 - t0, performance.now() - t0);
   };
   runnerOf.set(pool, run);
   return run;
