@@ -170,6 +170,11 @@ export interface RetrievalOptions {
    * groups: neighbouring crops of one scan overlap, and finding them says little about the features.
    */
   groups?: ArrayLike<number>;
+  /**
+   * Pairs that may not be neighbours (e.g. crops of one scan that share voxels: finding a query's overlapping
+   * near-copy says little about the features). Checked as excluded(query, candidate).
+   */
+  excluded?: (i: number, j: number) => boolean;
 }
 
 /**
@@ -190,7 +195,7 @@ export function retrievalCurve(features: Float32Array, dim: number, labels: Arra
   for (let i = 0; i < count; i++) {
     sims.length = 0;
     for (let j = 0; j < count; j++) {
-      if (j === i || (groups && groups[j] === groups[i])) continue;
+      if (j === i || (groups && groups[j] === groups[i]) || opts.excluded?.(i, j)) continue;
       let s = 0;
       for (let d = 0; d < dim; d++) s += unit[i * dim + d] * unit[j * dim + d];
       sims.push({ j, s });
@@ -214,14 +219,14 @@ export function retrievalAtK(features: Float32Array, dim: number, labels: ArrayL
 }
 
 /** Expected retrieval precision of features that carry no information: the chance a random other row shares the label. */
-export function retrievalChance(labels: ArrayLike<number>, groups?: ArrayLike<number>): number {
+export function retrievalChance(labels: ArrayLike<number>, groups?: ArrayLike<number>, excluded?: RetrievalOptions['excluded']): number {
   let sum = 0;
   let queries = 0;
   for (let i = 0; i < labels.length; i++) {
     let same = 0;
     let all = 0;
     for (let j = 0; j < labels.length; j++) {
-      if (j === i || (groups && groups[j] === groups[i])) continue;
+      if (j === i || (groups && groups[j] === groups[i]) || excluded?.(i, j)) continue;
       all++;
       if (labels[j] === labels[i]) same++;
     }
