@@ -111,6 +111,10 @@ describe('retrieval', () => {
     expect(retrievalCurve(feats, 2, [0, 0, 1, 1], 1, { excluded })).toEqual([0.5]);
     // Rows 0 and 1 lose their only same-label candidate; rows 2 and 3 keep 1 of 3: (0 + 0 + 1/3 + 1/3) / 4.
     expect(retrievalChance([0, 0, 1, 1], undefined, excluded)).toBeCloseTo(1 / 6, 12);
+    // Only rows 2 and 3 as queries (rows 0 and 1 remain candidates): both find each other → 1.
+    const isQuery = (i: number) => i >= 2;
+    expect(retrievalCurve(feats, 2, [0, 0, 1, 1], 1, { excluded, isQuery })).toEqual([1]);
+    expect(retrievalChance([0, 0, 1, 1], undefined, excluded, isQuery)).toBeCloseTo(1 / 3, 12);
   });
 });
 

@@ -175,6 +175,8 @@ export interface RetrievalOptions {
    * near-copy says little about the features). Checked as excluded(query, candidate).
    */
   excluded?: (i: number, j: number) => boolean;
+  /** Rows that are scored as queries (default all; the others only serve as candidates). */
+  isQuery?: (i: number) => boolean;
 }
 
 /**
@@ -193,6 +195,7 @@ export function retrievalCurve(features: Float32Array, dim: number, labels: Arra
   let queries = 0;
   const sims: { j: number; s: number }[] = [];
   for (let i = 0; i < count; i++) {
+    if (opts.isQuery && !opts.isQuery(i)) continue;
     sims.length = 0;
     for (let j = 0; j < count; j++) {
       if (j === i || (groups && groups[j] === groups[i]) || opts.excluded?.(i, j)) continue;
@@ -219,10 +222,11 @@ export function retrievalAtK(features: Float32Array, dim: number, labels: ArrayL
 }
 
 /** Expected retrieval precision of features that carry no information: the chance a random other row shares the label. */
-export function retrievalChance(labels: ArrayLike<number>, groups?: ArrayLike<number>, excluded?: RetrievalOptions['excluded']): number {
+export function retrievalChance(labels: ArrayLike<number>, groups?: ArrayLike<number>, excluded?: RetrievalOptions['excluded'], isQuery?: RetrievalOptions['isQuery']): number {
   let sum = 0;
   let queries = 0;
   for (let i = 0; i < labels.length; i++) {
+    if (isQuery && !isQuery(i)) continue;
     let same = 0;
     let all = 0;
     for (let j = 0; j < labels.length; j++) {

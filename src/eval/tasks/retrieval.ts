@@ -15,6 +15,8 @@ interface RetrievalData {
   r: number;
   /** The former one-volume search (overlapping neighbours count): only to measure the leak. */
   leaky: boolean;
+  /** Which crops are scored as queries. */
+  queries: boolean[];
 }
 
 export const retrievalTask: DownstreamTask<RetrievalData> = {
@@ -28,21 +30,35 @@ export const retrievalTask: DownstreamTask<RetrievalData> = {
     const crossVolume = found.labelled.length >= 2;
     const leaky = !crossVolume && o.oneVolumeSplit === 'overlapping';
     const r = o.cropSize;
+    const k = o.retrieval.k;
+    // One scan: a crop that has fewer than k crops sharing no voxel with it is not a query (it stays a candidate).
+    const disjoint = crossVolume || leaky ? null : found.crops.map((q) => found.crops.filter((c) => !cropsOverlap(q.center, c.center, r)).length);
+    const queries = disjoint ? disjoint.map((n) => n >= k) : found.crops.map(() => true);
+    const nQueries = queries.filter(Boolean).length;
     const candidates = crossVolume
       ? Math.min(...found.labelled.map((_, slot) => found.crops.filter((c) => c.volumeSlot !== slot).length))
       : leaky
         ? found.crops.length - 1
-        : Math.min(...found.crops.map((q) => found.crops.filter((c) => !cropsOverlap(q.center, c.center, r)).length));
-    if (candidates < o.retrieval.k) return { ok: false, reason: `k = ${o.retrieval.k} but a query has only ${candidates} candidate neighbours` };
+        : nQueries > 0 ? k : 0;
+    if (candidates < k) {
+      return {
+        ok: false,
+        reason: disjoint
+          ? `k = ${k} but no crop has ${k} others that share no voxel with it (${found.crops.length} crops of ${r}³ voxels in one scan)`
+          : `k = ${k} but a query has only ${candidates} candidate neighbours`,
+      };
+    }
+    const leftOut = found.crops.length - nQueries;
     return {
       ok: true,
-      data: { crops: found.crops, k: o.retrieval.k, crossVolume, r, leaky },
+      data: { crops: found.crops, k, crossVolume, r, leaky, queries },
       notes: [
         crossVolume
           ? `${found.crops.length} crops of ${found.structures.length} structures; neighbours from other volumes only`
           : leaky
             ? `${found.crops.length} crops of ${found.structures.length} structures in one volume, overlapping neighbours allowed (leaky: the former search)`
-            : `${found.crops.length} crops of ${found.structures.length} structures in one volume; crops sharing a voxel with the query are not candidates (same patient: optimistic)`,
+            : `${found.crops.length} crops of ${found.structures.length} structures in one volume; crops sharing a voxel with the query are not candidates (same patient: optimistic)` +
+              (leftOut ? `; ${leftOut} crops with fewer than ${k} such candidates are not queries` : ''),
       ],
     };
   },
@@ -53,12 +69,13 @@ export const retrievalTask: DownstreamTask<RetrievalData> = {
     const labels = d.crops.map((c) => c.label);
     const groups = d.crossVolume ? d.crops.map((c) => c.volumeSlot) : undefined;
     const excluded = d.crossVolume || d.leaky ? undefined : (i: number, j: number) => cropsOverlap(d.crops[i].center, d.crops[j].center, d.r);
-    const curve = retrievalCurve(features, ctx.encoder.embedDim, labels, d.k, { groups, excluded });
+    const isQuery = (i: number) => d.queries[i];
+    const curve = retrievalCurve(features, ctx.encoder.embedDim, labels, d.k, { groups, excluded, isQuery });
     curve.forEach((v, i) => ctx.curve('precision@k', i + 1, v));
     return {
       values: { precisionAtK: curve[d.k - 1] },
-      chance: { precisionAtK: retrievalChance(labels, groups, excluded) },
-      n: d.crops.length,
+      chance: { precisionAtK: retrievalChance(labels, groups, excluded, isQuery) },
+      n: d.queries.filter(Boolean).length,
       notes: [`k = ${d.k}, cosine similarity of ${ctx.encoder.embedDim} GAP features`],
     };
   },
