@@ -5,7 +5,7 @@
 // adapter has `shader-f16`; otherwise its test is skipped with the adapter named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initNodeWebgpu, requireWebgpu, SKIP_NODE_WEBGPU } from './helpers/nodeWebgpu';
-import { halfBits, halfToFloat, halfMatMulErrorFactor, matMulHalfCPU, packHalfRows, unpackHalfRows, HALF_UNIT_ROUNDOFF } from '../src/kernels/half';
+import { checkHalfMatMul, halfBits, halfToFloat, matMulHalfCPU, packHalfRows, unpackHalfRows, HALF_UNIT_ROUNDOFF } from '../src/kernels/half';
 
 const gpu = await initNodeWebgpu();
 const tf = await import('@tensorflow/tfjs-core');
@@ -92,27 +92,6 @@ const cases: { name: string; a: number[]; b: number[]; ta: boolean; tb: boolean 
 /** [batch, rows, cols] view of a shape. */
 const view3 = (s: number[]): [number, number, number] => [s.slice(0, -2).reduce((x, y) => x * y, 1), s[s.length - 2], s[s.length - 1]];
 
-/** float64 op(A)·op(B) and Σ|a||b| per output (for the error bound). */
-function reference(a: Float32Array, aS: [number, number, number], b: Float32Array, bS: [number, number, number], ta: boolean, tb: boolean) {
-  const [batchA, ar, ac] = aS, [batchB, br, bc] = bS;
-  const m = ta ? ac : ar, k = ta ? ar : ac, n = tb ? br : bc, batch = Math.max(batchA, batchB);
-  const exact = new Float64Array(batch * m * n), mag = new Float64Array(batch * m * n);
-  for (let t = 0; t < batch; t++) {
-    const ao = (batchA === 1 ? 0 : t) * ar * ac, bo = (batchB === 1 ? 0 : t) * br * bc;
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-      let s = 0, g = 0;
-      for (let q = 0; q < k; q++) {
-        const p = a[ao + (ta ? q * ac + i : i * ac + q)] * b[bo + (tb ? j * bc + q : q * bc + j)];
-        s += p;
-        g += Math.abs(p);
-      }
-      exact[(t * m + i) * n + j] = s;
-      mag[(t * m + i) * n + j] = g;
-    }
-  }
-  return { exact, mag, k };
-}
-
 describe.skipIf(SKIP_NODE_WEBGPU)('half-precision storage on webgpu (Dawn under Node)', () => {
   let device: GPUDevice;
   let adapterText = '';
@@ -165,22 +144,12 @@ describe.skipIf(SKIP_NODE_WEBGPU)('half-precision storage on webgpu (Dawn under 
       const got = await out.data();
       const keys = Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
       expect(keys.some((k) => k.startsWith(`vocoMatMulHalf_packed_${c.ta}_${c.tb}`))).toBe(true);
-      const twin = matMulHalfCPU(av, view3(c.a), bv, view3(c.b), c.ta, c.tb);
-      const { exact, mag, k } = reference(av, view3(c.a), bv, view3(c.b), c.ta, c.tb);
-      expect(got.length).toBe(twin.values.length);
-      let twinWorst = 0, boundWorst = 0, exactSame = 0, f16Effect = 0;
-      for (let i = 0; i < got.length; i++) {
-        // Tight: the twin rounds like the GPU; allow a few float32 ulps of Σ|a||b| for an fma-contracting compiler.
-        twinWorst = Math.max(twinWorst, Math.abs(got[i] - twin.values[i]) / (mag[i] * 2 ** -24 * 4 + 1e-30));
-        if (got[i] === twin.values[i]) exactSame++;
-        boundWorst = Math.max(boundWorst, Math.abs(got[i] - exact[i]) / (halfMatMulErrorFactor(k) * mag[i] + 1e-30));
-        f16Effect = Math.max(f16Effect, Math.abs(got[i] - exact[i]) / (mag[i] * 2 ** -24 * k + 1e-30));
-      }
-      console.log(`[f16] ${c.name}: ${exactSame}/${got.length} bit-equal to the twin; worst |Δ twin| ${twinWorst.toFixed(2)} of the 4-ulp allowance; worst |Δ f64| ${boundWorst.toFixed(3)} of the f16 bound (u = ${HALF_UNIT_ROUNDOFF}, K = ${k})`);
-      expect(twinWorst).toBeLessThanOrEqual(1);
-      expect(boundWorst).toBeLessThanOrEqual(1);
+      const r = checkHalfMatMul(got, av, view3(c.a), bv, view3(c.b), c.ta, c.tb);
+      console.log(`[f16] ${c.name}: ${r.bitEqual}/${r.values} bit-equal to the twin; worst |Δ twin| ${r.twinWorst.toFixed(2)} of the 4-ulp allowance; worst |Δ f64| ${r.boundWorst.toFixed(3)} of the f16 bound (u = ${HALF_UNIT_ROUNDOFF}, K = ${r.k})`);
+      expect(r.twinWorst).toBeLessThanOrEqual(1);
+      expect(r.boundWorst).toBeLessThanOrEqual(1);
       // The f16 rounding is really there (the result is not a float32 product): beyond float32's own error bound.
-      if (k > 2) expect(f16Effect).toBeGreaterThan(1);
+      if (r.k > 2) expect(r.f16Effect).toBeGreaterThan(1);
       tf.dispose([a, b, pa, pb, out]);
       expect(errors).toEqual([]);
     });

@@ -137,3 +137,48 @@ export function halfMatMulErrorFactor(k: number): number {
   const u = HALF_UNIT_ROUNDOFF;
   return 2 * u + u * u + 2 * k * 2 ** -24;
 }
+
+export interface HalfMatMulCheck {
+  values: number;
+  /** Outputs bit-equal to the twin (matMulHalfCPU). */
+  bitEqual: number;
+  /** Worst |got − twin| in units of 4 float32 ulps of Σ|a||b| (≤ 1 passes; room for a compiler that contracts differently). */
+  twinWorst: number;
+  /** Worst |got − exact| over the f16 bound halfMatMulErrorFactor(K)·Σ|a||b| (≤ 1 passes). */
+  boundWorst: number;
+  /** Worst |got − exact| over float32's own bound K·2^-24·Σ|a||b|: above 1 shows the operands really were rounded to f16. */
+  f16Effect: number;
+  k: number;
+}
+
+/**
+ * Parity of a GPU result of the half-precision matmul (float32 values of shape [batch, m, n]) with the CPU twin
+ * (tight) and with the exact float64 product of the float32 operands (within the f16 bound). Shapes as matMulHalfCPU.
+ */
+export function checkHalfMatMul(
+  got: ArrayLike<number>, a: ArrayLike<number>, aShape: [number, number, number], b: ArrayLike<number>, bShape: [number, number, number],
+  transposeA: boolean, transposeB: boolean,
+): HalfMatMulCheck {
+  const twin = matMulHalfCPU(a, aShape, b, bShape, transposeA, transposeB).values;
+  if (got.length !== twin.length) throw new Error(`checkHalfMatMul: ${got.length} values, the twin has ${twin.length}`);
+  const [batchA, ar, ac] = aShape, [batchB, br, bc] = bShape;
+  const m = transposeA ? ac : ar, k = transposeA ? ar : ac, n = transposeB ? br : bc;
+  const r: HalfMatMulCheck = { values: got.length, bitEqual: 0, twinWorst: 0, boundWorst: 0, f16Effect: 0, k };
+  for (let t = 0; t < twin.length / (m * n); t++) {
+    const ao = (batchA === 1 ? 0 : t) * ar * ac, bo = (batchB === 1 ? 0 : t) * br * bc;
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+      let exact = 0, mag = 0;
+      for (let q = 0; q < k; q++) {
+        const p = a[ao + (transposeA ? q * ac + i : i * ac + q)] * b[bo + (transposeB ? j * bc + q : q * bc + j)];
+        exact += p;
+        mag += Math.abs(p);
+      }
+      const at = (t * m + i) * n + j;
+      if (got[at] === twin[at]) r.bitEqual++;
+      r.twinWorst = Math.max(r.twinWorst, Math.abs(got[at] - twin[at]) / (mag * 4 * 2 ** -24 + 1e-30));
+      r.boundWorst = Math.max(r.boundWorst, Math.abs(got[at] - exact) / (halfMatMulErrorFactor(k) * mag + 1e-30));
+      r.f16Effect = Math.max(r.f16Effect, Math.abs(got[at] - exact) / (k * 2 ** -24 * mag + 1e-30));
+    }
+  }
+  return r;
+}
