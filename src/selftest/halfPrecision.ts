@@ -114,25 +114,43 @@ export interface HalfBenchReport {
   gpuErrors: string[];
 }
 
-/** Best ms of `rounds` rounds of `perRound` queued calls (waits on a 1-value slice of the last). */
-async function timeCalls(run: () => tf.Tensor, rounds: number, perRound: number): Promise<{ ms: number; values: Float32Array }> {
-  const first = run();
-  const values = (await first.data()) as Float32Array;
-  first.dispose();
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = performance.now();
-    let last: tf.Tensor | null = null;
-    for (let i = 0; i < perRound; i++) {
-      last?.dispose();
-      last = run();
-    }
-    const probe = tf.slice(last!, new Array(last!.rank).fill(0), new Array(last!.rank).fill(1));
-    await probe.data();
-    tf.dispose([probe, last!]);
-    best = Math.min(best, (performance.now() - t0) / perRound);
+interface Timed { name: string; setup?: RegisterTiledVariant | 'tfjs'; run: () => tf.Tensor }
+
+function applySetup(v: Timed): void {
+  if (!v.setup) return;
+  useRegisterTiledMatMul(v.setup !== 'tfjs');
+  if (v.setup !== 'tfjs') setRegisterTiledVariant(v.setup);
+}
+
+/**
+ * Best ms per call of each candidate, INTERLEAVED: after one warm-up call each (compile; its values are returned),
+ * every round times `perRound` queued calls of each candidate in turn (waiting on a 1-value slice of the last), so a
+ * busy machine's load falls on all of them alike.
+ */
+async function timeInterleaved(list: Timed[], rounds: number, perRound: number): Promise<{ ms: number; values: Float32Array }[]> {
+  const out = [];
+  for (const v of list) {
+    applySetup(v);
+    const first = v.run();
+    out.push({ ms: Infinity, values: (await first.data()) as Float32Array });
+    first.dispose();
   }
-  return { ms: best, values };
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < list.length; i++) {
+      applySetup(list[i]);
+      const t0 = performance.now();
+      let last: tf.Tensor | null = null;
+      for (let c = 0; c < perRound; c++) {
+        last?.dispose();
+        last = list[i].run();
+      }
+      const probe = tf.slice(last!, new Array(last!.rank).fill(0), new Array(last!.rank).fill(1));
+      await probe.data();
+      tf.dispose([probe, last!]);
+      out[i].ms = Math.min(out[i].ms, (performance.now() - t0) / perRound);
+    }
+  }
+  return out;
 }
 
 /**
@@ -149,7 +167,7 @@ export async function bench(sizes: number[] = [256, 512], opts: { rounds?: numbe
   const rows: HalfBenchRow[] = [];
   try {
     const x = tf.randomUniform([4 * 2 ** 20], -1, 1, 'float32', 3);
-    const copy = await timeCalls(() => tf.neg(x), rounds, 4);
+    const [copy] = await timeInterleaved([{ name: 'copy', run: () => tf.neg(x) }], rounds, 4);
     x.dispose();
     const copyGbPerSec = (4 * 2 ** 20 * 8) / (copy.ms * 1e6);
     const natives = device.features.has('shader-f16');
@@ -158,7 +176,7 @@ export async function bench(sizes: number[] = [256, 512], opts: { rounds?: numbe
       const b = tf.tensor2d(pseudoRandom(n * n, 2), [n, n]);
       const pa = castToHalf(a), pb = castToHalf(b);
       const flop = 2 * n ** 3;
-      const variants: { name: string; bytesPerValue: number; run: () => tf.Tensor; setup?: RegisterTiledVariant | 'tfjs' }[] = [
+      const variants: (Timed & { bytesPerValue: number })[] = [
         { name: 'f32 tiled', bytesPerValue: 4, run: () => tf.matMul(a, b), setup: 'tiled' },
         { name: 'f16 packed (pre-cast)', bytesPerValue: 2, run: () => matMulPackedHalf(pa, pb, { transposeA: false, transposeB: false, colsA: n, colsB: n }) },
         { name: 'f16 packed + cast', bytesPerValue: 2, run: () => tf.matMul(a, b), setup: 'tiled-f16' },
@@ -166,21 +184,17 @@ export async function bench(sizes: number[] = [256, 512], opts: { rounds?: numbe
           { name: 'native f16 (pre-cast)', bytesPerValue: 2, run: () => matMulPackedHalf(pa, pb, { transposeA: false, transposeB: false, colsA: n, colsB: n, storage: 'native' }) },
           { name: 'native f16 + cast', bytesPerValue: 2, run: () => tf.matMul(a, b), setup: 'tiled-f16-native' as const },
         ] : []),
-        { name: "tfjs's f32", bytesPerValue: 4, run: () => tf.matMul(a, b), setup: 'tfjs' },
+        { name: "tfjs's f32", bytesPerValue: 4, run: () => tf.matMul(a, b), setup: 'tfjs' as const },
       ];
-      let reference: Float32Array | null = null;
-      for (const v of variants) {
-        if (v.setup) {
-          useRegisterTiledMatMul(v.setup !== 'tfjs');
-          if (v.setup !== 'tfjs') setRegisterTiledVariant(v.setup);
-        }
-        const t = await timeCalls(v.run, rounds, perRound);
-        reference ??= t.values;
+      const timed = await timeInterleaved(variants, rounds, perRound);
+      const reference = timed[0].values;
+      variants.forEach((v, i) => {
+        const t = timed[i];
         let diff = 0;
-        for (let i = 0; i < t.values.length; i++) diff = Math.max(diff, Math.abs(t.values[i] - reference[i]));
+        for (let j = 0; j < t.values.length; j++) diff = Math.max(diff, Math.abs(t.values[j] - reference[j]));
         const bytes = 2 * n * n * v.bytesPerValue + n * n * 4;
         rows.push({ shape: `${n}×${n}×${n}`, variant: v.name, ms: t.ms, gflops: flop / (t.ms * 1e6), gbPerSec: bytes / (t.ms * 1e6), maxAbsDiffVsF32: diff });
-      }
+      });
       tf.dispose([a, b, pa, pb]);
     }
     await device.queue.onSubmittedWorkDone();
