@@ -40,3 +40,18 @@ test('f16 cast and packed-f16 matmul on WebGPU equal their CPU twin; native f16 
   }
   await testInfo.attach('half-precision-parity.json', { body: JSON.stringify(r, null, 1), contentType: 'application/json' });
 });
+
+test('the f32 vs f16 storage bench runs every variant on WebGPU with no GPU errors (numbers: npm run bench)', async ({ page }) => {
+  const r = await page.evaluate(() => (window as unknown as { selftest: HalfSelftest }).selftest.halfPrecision.bench([64], { rounds: 1, perRound: 1 }));
+  const native = r.adapter.deviceFeatures.includes('shader-f16');
+  expect(r.gpuErrors).toEqual([]);
+  expect(r.rows.map((x) => x.variant)).toEqual(['f32 tiled', 'f16 packed (pre-cast)', 'f16 packed + cast',
+    ...(native ? ['native f16 (pre-cast)', 'native f16 + cast'] : []), "tfjs's f32"]);
+  expect(r.copyGbPerSec).toBeGreaterThan(0);
+  for (const x of r.rows) {
+    expect(x.gflops, x.variant).toBeGreaterThan(0);
+    // f16 operands with K = 64 and values in [-1, 1]: |Δ| ≤ (2u + u² + 2K·2^-24)·Σ|a||b| ≤ 0.07; f32 programs agree closely.
+    expect(x.maxAbsDiffVsF32, x.variant).toBeLessThan(x.variant.includes('f16') ? 0.07 : 1e-4);
+    if (x.variant.includes('f16')) expect(x.maxAbsDiffVsF32, `${x.variant} differs from f32 (operands really rounded)`).toBeGreaterThan(0);
+  }
+});

@@ -236,7 +236,7 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
 const HALF_PRECISION_HELP =
   'WebGPU only, off by default. Matmul operands are rounded to 16-bit floats (11 significant bits, largest 65504) and ' +
   'summed in 32-bit: half the memory traffic on a real GPU, but different numbers (about 3 significant digits per ' +
-  'operand; values below 6e-8 become 0). The studio uses it only where it measures faster on this GPU.';
+  'operand; magnitudes below 6e-5 lose digits, below 3e-8 become 0). The studio uses it only where it measures faster on this GPU.';
 
 /** Scans the setup has offered already (page lifetime): a scan the user unticked stays unticked. */
 const seenScans = new Set<string>();
