@@ -27,6 +27,12 @@ export interface RunConfig {
   gradClip: number;
   seed: number;
   backend: BackendChoice;
+  /**
+   * WebGPU only, opt-in: let the studio use half-precision storage for matmul operands (rounded to f16, summed in
+   * f32; src/kernels/matMulPackedHalf.ts) where it measures faster on this device. It changes the numbers, so it is
+   * off unless set. Absent: false.
+   */
+  halfPrecisionMatmul?: boolean;
   /** Autosave a checkpoint every N steps; 0 disables. */
   checkpointEvery: number;
   /**
