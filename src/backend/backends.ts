@@ -13,6 +13,7 @@ import { installWasmBatchMatMul } from '../kernels/wasmBatchMatMul';
 import { installWasmSplitV } from '../kernels/splitColumns';
 import { installWasmIdentityShare } from '../kernels/wasmIdentityShare';
 import { useRegisterTiledMatMul } from '../kernels/matMulRegisterTiled';
+import { retypeHalfBindings } from '../kernels/matMulPackedHalf';
 import { installChunkedAddN } from './webgpuAddN';
 import { installWasmMatMulPolicy } from './wasmMatMulPolicy';
 import { wasmBackendMemory } from '../kernels/wasmSimdBatchMatMul';
@@ -38,6 +39,11 @@ export interface InitBackendOptions {
    * is then WRONG: never train like this.
    */
   stockKernels?: boolean;
+  /**
+   * WebGPU: let the per-device kernel choice consider half-precision storage for matmul operands (rounded to f16,
+   * summed in f32; src/kernels/matMulPackedHalf.ts). It changes the numbers, so it is off unless a run opts in.
+   */
+  halfPrecisionMatmul?: boolean;
 }
 
 /** What the probe saw, beyond BackendInfo (the benchmark prints it). */
@@ -68,6 +74,7 @@ let webgpuAddNInstalled = false;
 let kernelsDecided = false;
 let webgpuChoice: (WebGpuKernelChoice & { source: string }) | null = null;
 let kernelStore = true;
+let halfPrecisionMatmul = false;
 let stockKernels = false;
 
 /**
@@ -144,13 +151,14 @@ async function createWebGpuBackend(): Promise<tf.KernelBackend> {
 /**
  * tfjs assembles a shader as its prologue + the program's code, so a program cannot put `enable …;` first, where WGSL
  * requires it. This wraps the device's createShaderModule to move such directives to the top (only shaders that
- * contain one are touched: ours with subgroup variants).
+ * contain one are touched: ours with subgroup variants). It also gives the half-precision matmul's native variant its
+ * array<vec2<f16>> bindings (retypeHalfBindings in src/kernels/matMulPackedHalf.ts; only shaders that mark them).
  */
 export function hoistEnableDirectives(device: GPUDevice): void {
   const create = device.createShaderModule.bind(device);
   device.createShaderModule = (desc: GPUShaderModuleDescriptor) => {
     const enables: string[] = [];
-    const code = desc.code.replace(/^\s*enable\s+[\w\s,]+;\s*$/gm, (line) => (enables.push(line.trim()), ''));
+    const code = retypeHalfBindings(desc.code).replace(/^\s*enable\s+[\w\s,]+;\s*$/gm, (line) => (enables.push(line.trim()), ''));
     return create(enables.length ? { ...desc, code: `${[...new Set(enables)].join('\n')}\n${code}` } : desc);
   };
 }
@@ -264,7 +272,7 @@ async function startBackend(name: BackendName, measureKernels = true): Promise<v
       // Matmul and crop-sampler kernels by measurement on THIS adapter, software or not (webgpuKernelChoice.ts).
       const features = webgpuDevice ? [...webgpuDevice.features].map(String) : [];
       const nav = globalThis.navigator as Navigator | undefined;
-      webgpuChoice = await chooseWebGpuKernels(`${nav?.userAgent ?? 'node'} | ${webgpuAdapterText ?? 'unknown adapter'} | ${features.sort().join(',')}`, features, { useStore: kernelStore });
+      webgpuChoice = await chooseWebGpuKernels(`${nav?.userAgent ?? 'node'} | ${webgpuAdapterText ?? 'unknown adapter'} | ${features.sort().join(',')}`, features, { useStore: kernelStore, halfPrecision: halfPrecisionMatmul });
       applyWebGpuKernelChoice(webgpuChoice);
     } else if (!webgpuChoice) {
       // Probe only, nothing measured yet: tfjs's shared-memory tiles crawl on a software adapter (barriers are
@@ -388,6 +396,7 @@ export async function initBackend(choice: BackendChoice, opts: InitBackendOption
   }
   registerBackends(opts);
   kernelStore = opts.useStore ?? true;
+  halfPrecisionMatmul = !!opts.halfPrecisionMatmul;
 
   if (choice !== 'auto') {
     await startBackend(choice);
