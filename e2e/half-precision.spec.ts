@@ -45,7 +45,7 @@ test('the f32 vs f16 storage bench runs every variant on WebGPU with no GPU erro
   const r = await page.evaluate(() => (window as unknown as { selftest: HalfSelftest }).selftest.halfPrecision.bench([64], { rounds: 1, perRound: 1 }));
   const native = r.adapter.deviceFeatures.includes('shader-f16');
   expect(r.gpuErrors).toEqual([]);
-  expect(r.rows.map((x) => x.variant)).toEqual(['f32 tiled', 'f16 packed (pre-cast)', 'f16 packed + cast',
+  expect(r.rows.map((x) => x.variant)).toEqual(['f32 tiled', 'f32 pairs', 'f16 packed (pre-cast)', 'f16 packed + cast',
     ...(native ? ['native f16 (pre-cast)', 'native f16 + cast'] : []), "tfjs's f32"]);
   expect(r.copyGbPerSec).toBeGreaterThan(0);
   for (const x of r.rows) {

@@ -155,7 +155,7 @@ async function timeInterleaved(list: Timed[], rounds: number, perRound: number):
 
 /**
  * f32 register-tiled vs half-precision storage at square sizes, on the studio's WebGPU device:
- * 'f32 tiled' (the float32 program), 'f16 packed (pre-cast)' (operands already stored as packed halves: the storage
+ * 'f32 tiled' (the float32 program), 'f32 pairs' (its pairs variant: the f16 programs' loop on float32), 'f16 packed (pre-cast)' (operands already stored as packed halves: the storage
  * gain alone), 'f16 packed + cast' (the BatchMatMul variant a run gets: casts both float32 operands every call),
  * and the same two for 'native f16' where the adapter has shader-f16; tfjs's own program for reference.
  */
@@ -178,6 +178,8 @@ export async function bench(sizes: number[] = [256, 512], opts: { rounds?: numbe
       const flop = 2 * n ** 3;
       const variants: (Timed & { bytesPerValue: number })[] = [
         { name: 'f32 tiled', bytesPerValue: 4, run: () => tf.matMul(a, b), setup: 'tiled' },
+        // The f16 programs' loop (vec2 loads, two k per step) on float32: separates the loop's gain from the bytes'.
+        { name: 'f32 pairs', bytesPerValue: 4, run: () => tf.matMul(a, b), setup: 'tiled-pairs' },
         { name: 'f16 packed (pre-cast)', bytesPerValue: 2, run: () => matMulPackedHalf(pa, pb, { transposeA: false, transposeB: false, colsA: n, colsB: n }) },
         { name: 'f16 packed + cast', bytesPerValue: 2, run: () => tf.matMul(a, b), setup: 'tiled-f16' },
         ...(natives ? [
