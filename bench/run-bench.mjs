@@ -208,7 +208,7 @@ async function main() {
       try {
         await call('init', h, 'wasm');
         await call('volumes', h, shape.batchVolumes);
-        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
+        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, gemmGovernor: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
         const configs = [
           { name: 'all on (relaxed SIMD where available)', switches: on },
           { name: 'relaxed SIMD off', switches: { ...on, relaxed: false } },
@@ -216,6 +216,7 @@ async function main() {
           { name: 'SIMD GEMM off (XNNPACK for single products)', switches: { ...on, gemm: 'off' } },
           { name: 'SIMD GEMM for weight gradients only', switches: { ...on, gemm: 'weightGrads' } },
           { name: 'SIMD GEMM on one thread (no helpers)', switches: { ...on, gemmHelpers: false } },
+          { name: 'SIMD GEMM helpers on every product (no governor)', switches: { ...on, gemmGovernor: false } },
           { name: 'SIMD GEMM reading B as stored (no panel packing)', switches: { ...on, gemmPack: false } },
           { name: "attention batches on the GEMM's threads, not the one-thread SIMD batch kernel", switches: { ...on, gemmBatched: true } },
           { name: 'fused AdamW + grad norm off (tf ops)', switches: { ...on, fusedAdamW: false } },

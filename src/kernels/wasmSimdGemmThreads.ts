@@ -126,6 +126,12 @@ export function gemmHelperTasks(): number {
   return active ? Atomics.load(new Int32Array(active.control), HELPED) : 0;
 }
 
+let governed = true;
+/** Benchmarks: the governor decides per shape (true, default) or every product is shared with the helpers (false). */
+export function useGemmGovernor(enable: boolean): void {
+  governed = enable;
+}
+
 /** Back to the calling thread alone (benchmarks' A/B); the helpers stay asleep until the next start. */
 export function useGemmHelpers(enable: boolean): void {
   if (enable && active) setGemmTaskRunner(sharedRunner(active), 1 + active.workers.length);
@@ -206,7 +212,7 @@ function sharedRunner(pool: Pool): GemmTaskRunner {
       return;
     }
     const shape = `${job.batch}:${job.m}:${job.k}:${job.n}:${Number(job.transposeA)}${Number(job.transposeB)}`;
-    const shared = governor.share(shape);
+    const shared = governed ? governor.share(shape) : true;
     const t0 = performance.now();
     if (!shared) {
       for (let t = 0; t < total; t++) runGemmTask(x, job, t);

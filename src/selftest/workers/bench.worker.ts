@@ -9,7 +9,7 @@ import type { BackendChoice, RunConfig } from '../../worker/protocol';
 import type { PreprocessedVolume } from '../../volume/volume';
 import { DEFAULT_RUN_CONFIG, estimateStepMemory } from '../../store/runConfig';
 import { useWasmSimdBatchMatMul, useWasmSimdGemm, useWasmSimdGemmBatched, type WasmGemmMode } from '../../backend/wasmMatMulPolicy';
-import { gemmHelperStats, useGemmHelpers } from '../../kernels/wasmSimdGemmThreads';
+import { gemmHelperStats, useGemmGovernor, useGemmHelpers } from '../../kernels/wasmSimdGemmThreads';
 import { gemmThreads, useGemmPacking } from '../../kernels/wasmSimdGemm';
 import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
 import { useFusedAdamW } from '../../kernels/fusedAdamW';
@@ -29,6 +29,8 @@ export interface KernelSwitches {
   gemm?: WasmGemmMode;
   /** wasm: attention's batches of small products on the SIMD GEMM's threads (true) or the one-thread batch kernel (false). */
   gemmBatched?: boolean;
+  /** wasm SIMD GEMM helpers: the per-shape governor decides (true) or every product is shared (false). */
+  gemmGovernor?: boolean;
   /** wasm SIMD GEMM: B packed into contiguous panels per task and K block (true) or read as stored (false). */
   gemmPack?: boolean;
   /** wasm SIMD GEMM: its tasks shared with the helper threads (true) or run on the calling thread only (false). */
@@ -57,6 +59,7 @@ function applySwitches(s: KernelSwitches) {
   if (s.gemmHelpers !== undefined) useGemmHelpers(s.gemmHelpers);
   if (s.gemmBatched !== undefined) useWasmSimdGemmBatched(s.gemmBatched);
   if (s.gemmPack !== undefined) useGemmPacking(s.gemmPack);
+  if (s.gemmGovernor !== undefined) useGemmGovernor(s.gemmGovernor);
   if (s.relaxed !== undefined) setSimdRelaxed(s.relaxed);
   if (s.fusedAdamW !== undefined) {
     useFusedAdamW(s.fusedAdamW);
@@ -162,7 +165,7 @@ async function profileAb(req: TrainBenchRequest & { configs: { name: string; swi
       }
     }
   } finally {
-    applySwitches({ simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
+    applySwitches({ simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, gemmGovernor: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, profile: best[i] }));
@@ -207,7 +210,7 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
       }
     }
   } finally {
-    applySwitches({ simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
+    applySwitches({ simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, gemmGovernor: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
     trainer.dispose();
   }
   return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: { ...flavours[i], gemmHelpers: helperUse[i] }, stepMs: times[i], medianMs: median(times[i]) }));
