@@ -208,11 +208,16 @@ async function main() {
       try {
         await call('init', h, 'wasm');
         await call('volumes', h, shape.batchVolumes);
-        const on = { simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
+        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
         const configs = [
           { name: 'all on (relaxed SIMD where available)', switches: on },
           { name: 'relaxed SIMD off', switches: { ...on, relaxed: false } },
           { name: 'SIMD matmul off (stock loop)', switches: { ...on, simd: false } },
+          { name: 'SIMD GEMM off (XNNPACK for single products)', switches: { ...on, gemm: 'off' } },
+          { name: 'SIMD GEMM for weight gradients only', switches: { ...on, gemm: 'weightGrads' } },
+          { name: 'SIMD GEMM on one thread (no helpers)', switches: { ...on, gemmHelpers: false } },
+          { name: 'SIMD GEMM reading B as stored (no panel packing)', switches: { ...on, gemmPack: false } },
+          { name: "attention batches on the GEMM's threads, not the one-thread SIMD batch kernel", switches: { ...on, gemmBatched: true } },
           { name: 'fused AdamW + grad norm off (tf ops)', switches: { ...on, fusedAdamW: false } },
           { name: 'fused LayerNorm off (tf ops)', switches: { ...on, fusedLayerNorm: false } },
           { name: 'fused GELU off (tf ops)', switches: { ...on, fusedGelu: false } },
@@ -221,12 +226,15 @@ async function main() {
           { name: 'SplitV block copy off (tfjs slices)', switches: { ...on, splitCopy: false } },
           { name: 'Identity copies (tfjs) instead of sharing', switches: { ...on, sharedIdentity: false } },
           { name: 'this round off (LayerNorm, GELU, softmax, bias, split, identity)', switches: { ...on, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
-          { name: 'all off (round-1 kernels)', switches: { simd: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
+          { name: 'all off (round-1 kernels)', switches: { simd: false, gemm: 'off', gemmHelpers: true, gemmBatched: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
         ];
+        // --ab-only a,b: only the configurations whose names contain one of these (the first, all on, always runs).
+        const only = option('ab-only', null)?.split(',');
+        if (only) configs.splice(1, configs.length, ...configs.slice(1).filter((c) => only.some((w) => c.name.includes(w))));
         report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };
         report.ab.results = await call('ab', h, { preset: defaultPreset, warmup: 1, rounds: report.ab.rounds, configs, ...shape });
         report.ab.loadavgAfter = loadavg();
-        for (const r of report.ab.results) log(`  ${r.name.padEnd(48)} median ${fmt(r.medianMs, 0)} ms, fastest ${fmt(Math.min(...r.stepMs), 0)} ms (${r.stepMs.map((x) => fmt(x, 0)).join(', ')}); relaxed ${r.flavour.relaxed}`);
+        for (const r of report.ab.results) log(`  ${r.name.padEnd(48)} median ${fmt(r.medianMs, 0)} ms, fastest ${fmt(Math.min(...r.stepMs), 0)} ms (${r.stepMs.map((x) => fmt(x, 0)).join(', ')}); relaxed ${r.flavour.relaxed}, GEMM threads ${r.flavour.gemmThreads} (products shared ${r.flavour.gemmHelpers?.shared ?? 0}, alone ${r.flavour.gemmHelpers?.alone ?? 0})`);
       } catch (e) {
         report.ab = { error: firstLine(e) };
         log(`A/B failed: ${report.ab.error}`);
@@ -467,12 +475,12 @@ function markdown(r) {
     // The fastest step is the one the machine's load disturbed least: on a busy machine it is the steadier comparison.
     const fastest = (x) => Math.min(...x.stepMs);
     const baseFast = fastest(r.ab.results[0]);
-    lines.push('| configuration | median ms/step | vs all on | fastest ms/step | vs all on | steps (ms) | relaxed SIMD ran |');
-    lines.push('|---|---|---|---|---|---|---|');
+    lines.push('| configuration | median ms/step | vs all on | fastest ms/step | vs all on | steps (ms) | relaxed SIMD ran | GEMM threads (products shared / alone) |');
+    lines.push('|---|---|---|---|---|---|---|---|');
     for (const x of r.ab.results) {
       lines.push(
         `| ${x.name} | ${fmt(x.medianMs, 0)} | ${fmt(x.medianMs / base, 2)}× | ${fmt(fastest(x), 0)} | ${fmt(fastest(x) / baseFast, 2)}× | ` +
-          `${x.stepMs.map((v) => fmt(v, 0)).join(', ')} | ${x.flavour.relaxed} |`,
+          `${x.stepMs.map((v) => fmt(v, 0)).join(', ')} | ${x.flavour.relaxed} | ${x.flavour.gemmThreads ?? 1} (${x.flavour.gemmHelpers?.shared ?? 0} / ${x.flavour.gemmHelpers?.alone ?? 0}) |`,
       );
     }
   } else if (r.ab?.error) lines.push(`\nwasm A/B: ${r.ab.error}`);
