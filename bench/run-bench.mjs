@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [--no-build] [--budget S] [--backends a,b] [--presets a,b] [--steps N]`
+// `npm run bench [-- --quick] [--no-build] [--budget S] [--backends a,b] [--presets a,b] [--steps N] [--f16 | --no-f16]`
 // Builds the app, serves it with vite preview on a free localhost port, opens the selftest harness in the
 // system Chromium (WebGPU via SwiftShader where there is no GPU) and measures, per backend and preset, the
 // VoCo training step at B=2, sw=2, n=3, r=32, next to the same backend's matmul throughput; plus the crop
@@ -208,11 +208,16 @@ async function main() {
       try {
         await call('init', h, 'wasm');
         await call('volumes', h, shape.batchVolumes);
-        const on = { simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
+        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
         const configs = [
           { name: 'all on (relaxed SIMD where available)', switches: on },
           { name: 'relaxed SIMD off', switches: { ...on, relaxed: false } },
           { name: 'SIMD matmul off (stock loop)', switches: { ...on, simd: false } },
+          { name: 'SIMD GEMM off (XNNPACK for single products)', switches: { ...on, gemm: 'off' } },
+          { name: 'SIMD GEMM for weight gradients only', switches: { ...on, gemm: 'weightGrads' } },
+          { name: 'SIMD GEMM on one thread (no helpers)', switches: { ...on, gemmHelpers: false } },
+          { name: 'SIMD GEMM reading B as stored (no panel packing)', switches: { ...on, gemmPack: false } },
+          { name: "attention batches on the GEMM's threads, not the one-thread SIMD batch kernel", switches: { ...on, gemmBatched: true } },
           { name: 'fused AdamW + grad norm off (tf ops)', switches: { ...on, fusedAdamW: false } },
           { name: 'fused LayerNorm off (tf ops)', switches: { ...on, fusedLayerNorm: false } },
           { name: 'fused GELU off (tf ops)', switches: { ...on, fusedGelu: false } },
@@ -221,12 +226,15 @@ async function main() {
           { name: 'SplitV block copy off (tfjs slices)', switches: { ...on, splitCopy: false } },
           { name: 'Identity copies (tfjs) instead of sharing', switches: { ...on, sharedIdentity: false } },
           { name: 'this round off (LayerNorm, GELU, softmax, bias, split, identity)', switches: { ...on, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
-          { name: 'all off (round-1 kernels)', switches: { simd: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
+          { name: 'all off (round-1 kernels)', switches: { simd: false, gemm: 'off', gemmHelpers: true, gemmBatched: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
         ];
+        // --ab-only a,b: only the configurations whose names contain one of these (the first, all on, always runs).
+        const only = option('ab-only', null)?.split(',');
+        if (only) configs.splice(1, configs.length, ...configs.slice(1).filter((c) => only.some((w) => c.name.includes(w))));
         report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };
         report.ab.results = await call('ab', h, { preset: defaultPreset, warmup: 1, rounds: report.ab.rounds, configs, ...shape });
         report.ab.loadavgAfter = loadavg();
-        for (const r of report.ab.results) log(`  ${r.name.padEnd(48)} median ${fmt(r.medianMs, 0)} ms, fastest ${fmt(Math.min(...r.stepMs), 0)} ms (${r.stepMs.map((x) => fmt(x, 0)).join(', ')}); relaxed ${r.flavour.relaxed}`);
+        for (const r of report.ab.results) log(`  ${r.name.padEnd(48)} median ${fmt(r.medianMs, 0)} ms, fastest ${fmt(Math.min(...r.stepMs), 0)} ms (${r.stepMs.map((x) => fmt(x, 0)).join(', ')}); relaxed ${r.flavour.relaxed}, GEMM threads ${r.flavour.gemmThreads} (products shared ${r.flavour.gemmHelpers?.shared ?? 0}, alone ${r.flavour.gemmHelpers?.alone ?? 0})`);
       } catch (e) {
         report.ab = { error: firstLine(e) };
         log(`A/B failed: ${report.ab.error}`);
@@ -303,6 +311,19 @@ async function main() {
       }
     } else report.similarityMap = { status: 'n/a', note: quick ? 'not run with --quick' : flag('no-map') ? '--no-map' : 'no backend chosen' };
 
+    // Half-precision storage for WebGPU matmul operands (src/kernels/matMulPackedHalf.ts) against float32, on this
+    // page's WebGPU adapter: full bench, or --f16 (never in --quick unless asked: it adds ~30 s on SwiftShader).
+    if (backends.includes('webgpu') && (flag('f16') || (!quick && !flag('no-f16')))) {
+      log('half-precision storage (f16) vs f32 matmul on webgpu …');
+      try {
+        report.f16 = await page.evaluate((sizes) => window.selftest.halfPrecision.bench(sizes), quick ? [256, 512] : [128, 256, 512]);
+        report.f16.loadavg = loadavg();
+        for (const x of report.f16.rows) log(`  ${x.shape} ${x.variant.padEnd(24)} ${fmt(x.ms, 2)} ms, ${fmt(x.gflops, 2)} GFLOP/s, ${fmt(x.gbPerSec, 2)} GB/s`);
+      } catch (e) {
+        report.f16 = { error: firstLine(e) };
+        log(`f16 section failed: ${report.f16.error}`);
+      }
+    }
     if (!flag('no-conv3d')) report.conv3d = await benchConv3dShapes(page, backends);
     // The reference encoder (bench/swin-bench.mjs): minutes on a CPU, so only in the full bench or with --swin.
     if (flag('swin') || (!quick && !flag('no-swin'))) {
@@ -348,7 +369,7 @@ async function main() {
   }
   report.machine.loadavgEnd = loadavg();
   writeFileSync(join(outDir, 'bench.json'), JSON.stringify(report, null, 2));
-  const md = markdown(report) + conv3dMarkdown(report.conv3d) + swinMarkdown(report.swin);
+  const md = markdown(report) + f16Markdown(report.f16) + conv3dMarkdown(report.conv3d) + swinMarkdown(report.swin);
   writeFileSync(join(outDir, 'bench.md'), md);
   console.log('\n' + md);
   log(`wrote ${join('bench', 'out', 'bench.json')} and bench.md`);
@@ -454,12 +475,12 @@ function markdown(r) {
     // The fastest step is the one the machine's load disturbed least: on a busy machine it is the steadier comparison.
     const fastest = (x) => Math.min(...x.stepMs);
     const baseFast = fastest(r.ab.results[0]);
-    lines.push('| configuration | median ms/step | vs all on | fastest ms/step | vs all on | steps (ms) | relaxed SIMD ran |');
-    lines.push('|---|---|---|---|---|---|---|');
+    lines.push('| configuration | median ms/step | vs all on | fastest ms/step | vs all on | steps (ms) | relaxed SIMD ran | GEMM threads (products shared / alone) |');
+    lines.push('|---|---|---|---|---|---|---|---|');
     for (const x of r.ab.results) {
       lines.push(
         `| ${x.name} | ${fmt(x.medianMs, 0)} | ${fmt(x.medianMs / base, 2)}× | ${fmt(fastest(x), 0)} | ${fmt(fastest(x) / baseFast, 2)}× | ` +
-          `${x.stepMs.map((v) => fmt(v, 0)).join(', ')} | ${x.flavour.relaxed} |`,
+          `${x.stepMs.map((v) => fmt(v, 0)).join(', ')} | ${x.flavour.relaxed} | ${x.flavour.gemmThreads ?? 1} (${x.flavour.gemmHelpers?.shared ?? 0} / ${x.flavour.gemmHelpers?.alone ?? 0}) |`,
       );
     }
   } else if (r.ab?.error) lines.push(`\nwasm A/B: ${r.ab.error}`);
@@ -480,6 +501,34 @@ main().catch((e) => {
   console.error('[bench] failed:', e);
   process.exit(1);
 });
+
+// ---- half-precision storage (src/kernels/matMulPackedHalf.ts) ---------------------------------------------------------
+
+/** The f16 section: one table per adapter, with its roofline line (this page's copy probe and best f32 rate). */
+function f16Markdown(f) {
+  if (!f) return '';
+  if (f.error) return `\n## Half-precision storage (f16) on webgpu\n\nfailed: ${f.error}\n`;
+  const a = f.adapter;
+  const native = a.deviceFeatures.includes('shader-f16');
+  // The adapter's measured f32 matmul peak: the best float32 program's row (plain or pairs).
+  const bestF32 = Math.max(...f.rows.filter((x) => x.variant === 'f32 tiled' || x.variant === 'f32 pairs').map((x) => x.gflops));
+  const byShape = new Map(f.rows.filter((x) => x.variant === 'f32 tiled').map((x) => [x.shape, x]));
+  const lines = ['', `## Half-precision storage (f16) on webgpu — adapter ${a.text}`, '',
+    `Load average ${f.loadavg.map((x) => x.toFixed(1)).join('/')} at the end. shader-f16: ${native ? 'yes (native f16 rows included)' : 'no (native f16 variant not run on this adapter)'}; ` +
+    `subgroups: ${a.deviceFeatures.includes('subgroups') ? 'yes' : 'no'}. Operands are rounded to f16 and summed in f32 (max |Δ| vs the f32 program in the last column); ` +
+    '"pre-cast": operands already stored as packed halves (the storage gain alone); "+ cast": what a run that opts in gets (both float32 operands cast every call). ' +
+    'GB/s: the least traffic (A and B read once at the storage width, C written once in f32) per second.', '',
+    `Roofline (this adapter): f32 matmul peak ${fmt(bestF32, 2)} GFLOP/s (best f32 row), copy ${fmt(f.copyGbPerSec, 2)} GB/s (y = −x, read + write) → ridge ${fmt(bestF32 / f.copyGbPerSec, 1)} FLOP/byte; ` +
+    'a square n³ product at f32 storage has 2n³ / 12n² = n/6 FLOP/byte, at f16 storage n/4 (so every size here is compute-bound on this adapter when n/6 is above the ridge).', '',
+    '| size | variant | ms | GFLOP/s | vs f32 tiled | % of f32 peak | GB/s | % of copy | max abs diff vs f32 |', '|---|---|---|---|---|---|---|---|---|'];
+  for (const x of f.rows) {
+    const ref = byShape.get(x.shape);
+    lines.push(`| ${x.shape} | ${x.variant} | ${fmt(x.ms, 2)} | ${fmt(x.gflops, 2)} | ${ref ? fmt(x.gflops / ref.gflops, 2) + '×' : 'n/a'} | ${fmt((100 * x.gflops) / bestF32, 0)} % | ` +
+      `${fmt(x.gbPerSec, 3)} | ${fmt((100 * x.gbPerSec) / f.copyGbPerSec, 1)} % | ${x.maxAbsDiffVsF32.toExponential(1)} |`);
+  }
+  if (f.gpuErrors.length) lines.push('', `GPU errors (the numbers above are INVALID): ${f.gpuErrors.join(' | ')}`);
+  return lines.join('\n') + '\n';
+}
 
 // ---- conv3d kernels (src/kernels/conv3d.ts) at the VoCo-B encoder-block shapes -------------------------------------
 

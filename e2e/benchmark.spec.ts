@@ -72,6 +72,7 @@ test('benchmark: four tasks for random and briefly pre-trained tiny weights, tab
   await panel.getByTestId('bench-r').selectOption('16');
   await panel.getByTestId('bench-backend').selectOption('wasm');
   await panel.getByTestId('bench-crops').fill('10');
+  await panel.getByTestId('bench-splits').fill('2'); // two repeated splits: the paired table (the studio's default is 5)
   await panel.getByTestId('bench-shots').fill('6');
   await panel.getByTestId('bench-seg-iterations').fill('80');
   for (const t of ['position', 'organ-probe', 'few-shot-seg', 'retrieval']) await setChecked(page, `bench-task-${t}`, true);
@@ -108,7 +109,24 @@ test('benchmark: four tasks for random and briefly pre-trained tiny weights, tab
   await expect(oneLabelled).toBeVisible();
   await expect(oneLabelled).toContainText('one labelled scan: optimistic');
   await expect(oneLabelled).toContainText('example_ct.nii.gz');
+  await expect(oneLabelled).toContainText('no test crop shares a voxel with a training crop');
   await expect(panel.locator('[data-testid=bench-caption][data-kind=fit]')).toHaveCount(0);
+
+  // Paired comparison over the same 2 splits: the pre-trained weights vs the sweep's step 0, every label metric,
+  // with the unpaired spread and the paired gain's standard error as visible numbers.
+  const paired = panel.getByTestId('bench-paired');
+  await expect(paired).toBeVisible();
+  await expect(paired).toContainText('paired over the same 2 splits');
+  const pairedRows = await panel.getByTestId('bench-paired-row').evaluateAll((trs) =>
+    trs.map((tr) => ({ task: tr.getAttribute('data-task'), metric: tr.getAttribute('data-metric'), weights: tr.getAttribute('data-weights'), gain: Number(tr.getAttribute('data-gain')), spread: Number(tr.getAttribute('data-spread')), se: Number(tr.getAttribute('data-se')), n: Number(tr.getAttribute('data-n')) })),
+  );
+  expect(pairedRows.map((r) => `${r.task}.${r.metric}`)).toEqual(['organ-probe.macroF1', 'organ-probe.accuracy', 'few-shot-seg.meanDice', 'retrieval.precisionAtK']);
+  for (const r of pairedRows) {
+    expect(r.weights).toBe(`sweep:tiny:${PRETRAIN_STEPS}`);
+    expect(r.n).toBe(2);
+    for (const v of [r.gain, r.spread, r.se]) expect(Number.isFinite(v), JSON.stringify(r)).toBe(true);
+  }
+  console.log('[paired]', JSON.stringify(pairedRows));
 
   // Charts: a learning curve per task with points for both weights sets, and the score-vs-steps view.
   for (const t of ['position', 'organ-probe', 'few-shot-seg', 'retrieval']) {

@@ -169,6 +169,7 @@ test('an imported model as a run: Use → saved run (swin-tiny, step) → .pt ex
   await bench.getByTestId('bench-backend').selectOption('wasm');
   await bench.getByTestId('bench-max-structures').fill('2');
   await bench.getByTestId('bench-crops').fill('2');
+  await bench.getByTestId('bench-splits').fill('1'); // one crop sample: 64³ crops through the reference encoder are slow on wasm
   await bench.getByTestId('bench-k').fill('1'); // 4 crops per weights: each query has 2 candidates of the other structure and 1 of its own
   await bench.getByTestId('bench-run').click();
   await expect(bench.getByTestId('bench-phase')).toHaveAttribute('data-phase', 'done', { timeout: 300_000 });

@@ -5,10 +5,11 @@
 // scan's mean window, after per-dimension standardisation) — is scored by the recipe's map AUC (src/eval/mapAuc:
 // 7 clicks, structure vs rest of body) for trained and untrained alike. One JSON line per weights file.
 //
+//   RECIPE_ARGS='--name mv-chest-s42 --train chest --steps 300 --eval 300 --save-weights artifacts/maps3/w-chest-s42' npm run recipe
 //   MAPV_ARGS='--weights artifacts/maps3/w-chest-s42,artifacts/maps3/w-both-s42 --out artifacts/maps3/variants.jsonl' npm run map-variants
 import { test } from 'vitest';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -54,16 +55,24 @@ interface Saved {
   weights: { name: string; shape: number[]; data: Float32Array }[];
 }
 
+/**
+ * Weights saved by `npm run recipe -- --save-weights FILE`: FILE.json ({ config, steps, index: [name, shape, offset,
+ * length] }) beside FILE.bin (float32). Also reads this round's first files ({ name, seed, …, weights: [name, shape,
+ * offset] }).
+ */
 function loadSaved(file: string): Saved {
-  const meta = JSON.parse(readFileSync(`${file}.json`, 'utf8'));
+  const raw = JSON.parse(readFileSync(`${file}.json`, 'utf8'));
   const buf = readFileSync(`${file}.bin`);
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const weights = meta.weights.map((w: { name: string; shape: number[]; offset: number }) => ({
-    name: w.name,
-    shape: w.shape,
-    data: all.subarray(w.offset, w.offset + w.shape.reduce((a, b) => a * b, 1)),
-  }));
-  return { meta, weights };
+  const entries: { name: string; shape: number[]; offset: number }[] = raw.index ?? raw.weights;
+  const weights = entries.map((w) => ({ name: w.name, shape: w.shape, data: all.subarray(w.offset, w.offset + w.shape.reduce((a, b) => a * b, 1)) }));
+  if (raw.index) {
+    const c = raw.config;
+    const ids: string[] = c.volumeIds ?? [];
+    const train = ids.length > 1 && new Set(ids.map((id) => id.split('#')[0])).size > 1 ? 'both' : (ids[0]?.split('#')[0] ?? '?');
+    return { meta: { name: basename(file), seed: c.seed, preset: c.preset, cropSize: c.cropSize, steps: raw.steps, train, config: c }, weights };
+  }
+  return { meta: raw, weights };
 }
 
 /** Features of crops: the embedding (all taps), and the student and teacher projections of it. */

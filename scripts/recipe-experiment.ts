@@ -8,14 +8,13 @@
 // (Runs under Vitest, which loads tfjs's wasm backend in Node the way the unit tests do; the arguments come in
 // RECIPE_ARGS, split on spaces — write --set JSON without spaces. Options: --train chest|abdomen|both,
 // --heldout abdomen|chest, --steps N, --eval a,b,c, --set JSON (RunConfig fields), --seed S, --split k,
-// --backend wasm|cpu, --regions R (held-out position regions), --map-stride s, --no-maps, --out file,
-// --save-weights file: the final weights as file.json (names, shapes) + file.bin (float32), for scripts/map-variants.ts.)
+// --backend wasm|cpu, --regions R (held-out position regions), --map-stride s, --no-maps, --out file.)
 //
 // The training volumes: `chest`, `abdomen` or `both`; `--split k` cuts each training scan into k slabs along z
 // (more distinct volumes for the inter-volume term, from fewer patients). Budget runs in steps; docs/recipe.md
 // converts steps to the 5-minute target with the measured browser step time.
 import { test } from 'vitest';
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
@@ -214,6 +213,19 @@ async function main() {
   log(`train on ${trainVols.map((v) => `${v.id} ${v.dims.join('×')}`).join(', ')}; held out ${heldOut}; ${steps} steps; ${backend}; load ${load.map((x) => x.toFixed(2)).join(' ')}`);
   log(`config ${JSON.stringify({ ...config, volumeIds: undefined })}`);
 
+  // --bench-weights file: no training, only the label benchmark of weights saved by an earlier --save-weights run.
+  if (opt('bench-weights')) {
+    const model = VocoModel.create(PRESETS[config.preset], r, config.seed);
+    try {
+      model.loadWeights(loadWeights(resolve(root, opt('bench-weights')!)));
+      const bench = await labelBenchmark(model, pre.abdomen);
+      emit({ step: steps, bench, weightsFile: opt('bench-weights'), load: loadavg().map((x) => +x.toFixed(2)), config: { ...config, volumeIds: config.volumeIds }, train: trainOn, split, heldOut });
+    } finally {
+      model.dispose();
+    }
+    return;
+  }
+
   const trainer = await Trainer.create(config, trainVols);
   const initial = VocoModel.create(PRESETS[config.preset], r, config.seed);
   const history: StepMetrics[] = [];
@@ -227,6 +239,7 @@ async function main() {
         const model = VocoModel.create(PRESETS[config.preset], r, config.seed);
         model.loadWeights(state.weights);
         try {
+          if (s === steps && opt('save-weights')) saveWeights(resolve(root, opt('save-weights')!), state.weights);
           const evals = await evaluate(model, initial, pre, abdomenScan, s === evalAt[0], s === steps);
           const last = history.slice(-Math.max(1, Math.floor(history.length / 3)));
           const first = history.slice(0, Math.max(1, Math.floor(history.length / 3)));
@@ -249,13 +262,6 @@ async function main() {
         } finally {
           model.dispose();
         }
-      }
-      if (s === steps && opt('save-weights')) {
-        const file = resolve(root, opt('save-weights')!);
-        mkdirSync(dirname(file), { recursive: true });
-        const state = await trainer.exportState();
-        saveWeights(file, state.weights, { name, seed: config.seed, preset: config.preset, cropSize: r, steps, train: trainOn, config });
-        log(`weights saved to ${file}.json/.bin`);
       }
       if (s === steps) {
         const r3 = (k: 'loss' | 'intra' | 'inter' | 'reg') => history.map((m) => +m[k].toFixed(3));
@@ -281,18 +287,30 @@ async function main() {
   }
 }
 
-/** Named float32 weights as file.json (meta + [name, shape, offset]) and file.bin (the values, concatenated). */
-function saveWeights(file: string, weights: { name: string; shape: number[]; data: Float32Array }[], meta: Record<string, unknown>) {
+/** Weights as a JSON index (name, shape, offset) beside a raw little-endian Float32 file. */
+function saveWeights(file: string, weights: { name: string; shape: number[]; data: Float32Array }[]) {
+  mkdirSync(dirname(file), { recursive: true });
   let offset = 0;
   const index = weights.map((w) => {
-    const e = { name: w.name, shape: w.shape, offset };
+    const e = { name: w.name, shape: w.shape, offset, length: w.data.length };
     offset += w.data.length;
     return e;
   });
   const all = new Float32Array(offset);
   weights.forEach((w, i) => all.set(w.data, index[i].offset));
-  writeFileSync(`${file}.json`, JSON.stringify({ ...meta, weights: index }));
   writeFileSync(`${file}.bin`, new Uint8Array(all.buffer));
+  writeFileSync(`${file}.json`, JSON.stringify({ config: { ...config, volumeIds: config.volumeIds }, steps, index }));
+  log(`weights saved to ${file}.{json,bin}`);
+}
+
+function loadWeights(file: string): { name: string; shape: number[]; data: Float32Array }[] {
+  const meta = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { config: RunConfig; index: { name: string; shape: number[]; offset: number; length: number }[] };
+  if (meta.config.preset !== config.preset || meta.config.cropSize !== config.cropSize || meta.config.seed !== config.seed) {
+    throw new Error(`${file}: saved for ${meta.config.preset} r=${meta.config.cropSize} seed ${meta.config.seed}, this run is ${config.preset} r=${config.cropSize} seed ${config.seed}`);
+  }
+  const buf = readFileSync(`${file}.bin`);
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  return meta.index.map((e) => ({ name: e.name, shape: e.shape, data: all.slice(e.offset, e.offset + e.length) }));
 }
 
 function median(xs: number[]): number {
@@ -468,48 +486,55 @@ async function evaluate(model: VocoModel, initial: VocoModel, pre: Record<string
 
 /**
  * The benchmark's label tasks (src/eval/benchmark.ts: organ probe, few-shot segmentation, retrieval) on the labelled
- * abdomen CT, trained weights vs the same preset's random initialisation, over several split seeds (--bench-seeds).
+ * abdomen CT, trained weights vs the same preset's random initialisation, scored on the same --bench-splits repeated
+ * splits (one runBenchmark call with options.splits; split seed --bench-seed). Returns, per task/metric and
+ * weights, the per-split values (the paired analysis is scripts/bench-paired.py's). --bench-crops, --bench-structures
+ * set the crops per structure and the largest structures considered.
  */
 async function labelBenchmark(model: VocoModel, abdomen: PreprocessedVolume) {
   const state = model.namedWeights().map(({ name, tensor }) => ({ name, shape: [...tensor.shape], data: tensor.dataSync() as Float32Array }));
-  const seeds = (opt('bench-seeds', '1,2,3') ?? '').split(',').map(Number);
+  const options: BenchmarkOptions = {
+    seed: Number(opt('bench-seed', '1')),
+    cropSize: config.cropSize,
+    gridN: config.gridN,
+    maxStructures: Number(opt('bench-structures', '24')),
+    minStructureVoxels: 200,
+    cropsPerStructure: Number(opt('bench-crops', '36')),
+    testShare: 0.3,
+    splits: Number(opt('bench-splits', '10')),
+    oneVolumeSplit: (opt('bench-split-mode', 'blocks') as BenchmarkOptions['oneVolumeSplit']),
+    position: { regionsPerVolume: 2, randomCrops: 2 },
+    probe: { iterations: 200, l2: 1e-3 },
+    segmentation: { shots: Number(opt('bench-shots', '24')), testCrops: Number(opt('bench-seg-test', '48')), iterations: Number(opt('bench-seg-iters', '100')), fineTune: false, lr: 0.01, hidden: 16 },
+    retrieval: { k: 5 },
+  };
+  const t0 = performance.now();
+  const result = await runBenchmark(
+    {
+      tasks: ['organ-probe', 'few-shot-seg', 'retrieval'],
+      options,
+      volumes: [abdomen],
+      evalVolumeIds: [abdomen.id],
+      pretrainVolumeIds: trainOn === 'chest' ? [] : [abdomen.id],
+      labelNames: {},
+      weights: [
+        { id: 'random', label: 'random init', preset: config.preset, cropSize: config.cropSize, seed: config.seed, step: 0, source: 'initial' },
+        { id: 'trained', label: 'trained', preset: config.preset, cropSize: config.cropSize, seed: config.seed, step: steps, source: 'run', weights: state },
+      ],
+    },
+    { emit: () => {}, cancelled: () => false, yield: () => Promise.resolve() },
+  );
   const out: Record<string, Record<string, number[]>> = {};
-  for (const seed of seeds) {
-    const options: BenchmarkOptions = {
-      seed,
-      cropSize: config.cropSize,
-      gridN: config.gridN,
-      maxStructures: 8,
-      minStructureVoxels: 200,
-      cropsPerStructure: 8,
-      testShare: 0.3,
-      position: { regionsPerVolume: 2, randomCrops: 2 },
-      probe: { iterations: 100, l2: 1e-3 },
-      segmentation: { shots: 4, testCrops: 4, iterations: 20, fineTune: false, lr: 0.01, hidden: 16 },
-      retrieval: { k: 3 },
-    };
-    const result = await runBenchmark(
-      {
-        tasks: ['organ-probe', 'few-shot-seg', 'retrieval'],
-        options,
-        volumes: [abdomen],
-        evalVolumeIds: [abdomen.id],
-        pretrainVolumeIds: trainOn === 'chest' ? [] : [abdomen.id],
-        labelNames: {},
-        weights: [
-          { id: 'random', label: 'random init', preset: config.preset, cropSize: config.cropSize, seed: config.seed, step: 0, source: 'initial' },
-          { id: 'trained', label: 'trained', preset: config.preset, cropSize: config.cropSize, seed: config.seed, step: steps, source: 'run', weights: state },
-        ],
-      },
-      { emit: () => {}, cancelled: () => false, yield: () => Promise.resolve() },
-    );
-    for (const sc of result.scores) {
-      const key = `${sc.task}/${sc.metric}`;
-      ((out[key] ??= {})[sc.weightsId] ??= []).push(sc.value);
-    }
-    log(`benchmark seed ${seed}: ${result.scores.map((sc) => `${sc.weightsId} ${sc.task}/${sc.metric} ${sc.value.toFixed(3)}`).join('; ')}`);
+  const notes: Record<string, string[]> = {};
+  for (const sc of result.scores) {
+    const key = `${sc.task}/${sc.metric}`;
+    (out[key] ??= {})[sc.weightsId] = sc.splitValues ?? [sc.value];
+    notes[sc.task] ??= sc.notes;
+    if (sc.chance !== undefined) (out[key][`chance-${sc.weightsId}`] = [sc.chance]);
+    log(`benchmark ${sc.weightsId} ${key}: mean ${sc.value.toFixed(3)} over ${(sc.splitValues ?? [sc.value]).length} splits (${(sc.splitValues ?? []).map((v) => v.toFixed(2)).join(' ')}), n ${sc.n}`);
   }
-  return out;
+  for (const sk of result.skipped) log(`benchmark skipped ${sk.task}: ${sk.reason}`);
+  return { values: out, notes, skipped: result.skipped, options, ms: Math.round(performance.now() - t0) };
 }
 
 test(`recipe experiment ${name}`, main, 24 * 3600_000);

@@ -103,6 +103,19 @@ describe('retrieval', () => {
     expect(retrievalAtK(feats, 2, [0, 0, 1, 1], 1, { groups: [0, 1, 0, 1] })).toBe(1);
     expect(retrievalChance([0, 0, 1, 1], [0, 1, 0, 1])).toBeCloseTo(0.5, 12);
   });
+
+  it('skips excluded pairs (crops sharing voxels with the query) as neighbours and in the chance level', () => {
+    // Row 0's nearest (row 1, same label) is excluded: its nearest allowed neighbour is row 3 (label 1) → 0.
+    const excluded = (i: number, j: number) => (i === 0 && j === 1) || (i === 1 && j === 0);
+    expect(retrievalCurve(feats, 2, [0, 0, 1, 1], 1)).toEqual([1]);
+    expect(retrievalCurve(feats, 2, [0, 0, 1, 1], 1, { excluded })).toEqual([0.5]);
+    // Rows 0 and 1 lose their only same-label candidate; rows 2 and 3 keep 1 of 3: (0 + 0 + 1/3 + 1/3) / 4.
+    expect(retrievalChance([0, 0, 1, 1], undefined, excluded)).toBeCloseTo(1 / 6, 12);
+    // Only rows 2 and 3 as queries (rows 0 and 1 remain candidates): both find each other → 1.
+    const isQuery = (i: number) => i >= 2;
+    expect(retrievalCurve(feats, 2, [0, 0, 1, 1], 1, { excluded, isQuery })).toEqual([1]);
+    expect(retrievalChance([0, 0, 1, 1], undefined, excluded, isQuery)).toBeCloseTo(1 / 3, 12);
+  });
 });
 
 describe('softmax regression (linear probe head)', () => {

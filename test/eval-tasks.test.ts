@@ -12,6 +12,8 @@ import { sampleCrops } from '../src/kernels/cropSampler';
 import { packVolumes } from '../src/kernels/packVolumes';
 import type { BenchmarkEvent, BenchmarkOptions, BenchmarkRequest, BenchmarkResult, FromWorker, RunConfig } from '../src/worker/protocol';
 import { SYNTHETIC_NAMES, syntheticLabelledVolume } from './helpers/syntheticLabelled';
+import { Rng } from '../src/voco/rng';
+import type { PreprocessedVolume } from '../src/volume/volume';
 
 const R = 16;
 
@@ -83,6 +85,24 @@ function expectScoresInRange(result: BenchmarkResult, weightsIds: string[]) {
       }
     }
   }
+}
+
+/** 96×96×48 voxels, two large textured boxes (labels 1, 2) spanning many 32³ blocks: room for a block split at r = 16. */
+function blockyVolume(): PreprocessedVolume {
+  const dims: [number, number, number] = [96, 96, 48];
+  const [nx, ny, nz] = dims;
+  const rng = new Rng(4);
+  const data = new Float32Array(nx * ny * nz);
+  const labels = new Uint8Array(nx * ny * nz);
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++) {
+        const i = (z * ny + y) * nx + x;
+        const l = x < 44 && y < 90 ? 1 : x >= 52 && y >= 6 ? 2 : 0;
+        labels[i] = l;
+        data[i] = l === 1 ? 0.7 + 0.1 * rng.next() : l === 2 ? ((x >> 1) % 2 ? 0.5 : 0.35) : 0.1 * rng.next();
+      }
+  return { id: 'syn-big', name: 'syn-big.nii.gz', dims, spacing: [3, 3, 3], affine: [[3, 0, 0, 0], [0, 3, 0, 0], [0, 0, 3, 0], [0, 0, 0, 1]], data, labels };
 }
 
 beforeAll(async () => {
@@ -157,6 +177,28 @@ describe('downstream tasks on the tiny preset (cpu)', () => {
     expect(seg.notes.join(' ')).toMatch(/fine-tuned/);
     // Retrieval runs after the fine-tuning task and must still see the untouched encoder.
     expect(ft.scores.find((s) => s.task === 'retrieval')!.value).toBe(a.scores.find((s) => s.task === 'retrieval')!.value);
+  }, 120_000);
+
+  it('one labelled volume, repeated splits: block split without shared voxels, per-split values, the mean, split 1 = the single split', async () => {
+    const big = blockyVolume();
+    const oneVolume = (over: Partial<BenchmarkOptions>) =>
+      request({ tasks: ['organ-probe', 'retrieval'], volumes: [big], evalVolumeIds: ['syn-big'], pretrainVolumeIds: [], options: options({ cropsPerStructure: 10, ...over }) });
+    const three = await runBenchmark(oneVolume({ splits: 3 }), quietHooks());
+    expect(three.skipped).toEqual([]);
+    const one = await runBenchmark(oneVolume({}), quietHooks());
+    for (const s of three.scores) {
+      expect(s.splitValues, `${s.task}/${s.metric}`).toHaveLength(3);
+      expect(s.value).toBeCloseTo(s.splitValues!.reduce((a, x) => a + x, 0) / 3, 12);
+      const single = one.scores.find((x) => x.task === s.task && x.metric === s.metric)!;
+      expect(single.splitValues).toBeUndefined();
+      expect(s.splitValues![0]).toBe(single.value);
+    }
+    // The splits differ (other crops), so the values are not all one number.
+    const f1 = three.scores.find((s) => s.task === 'organ-probe' && s.metric === 'macroF1')!;
+    expect(f1.notes.join(' ')).toMatch(/mean of 3 repeated splits/);
+    expect(f1.notes.join(' ')).toMatch(/no test crop shares a voxel with a training crop/);
+    expect(three.scores.find((s) => s.task === 'retrieval')!.notes.join(' ')).toMatch(/sharing a voxel with the query are not candidates/);
+    expect(() => validateBenchmarkRequest(oneVolume({ splits: 0 }))).toThrow(/splits must be an integer ≥ 1/);
   }, 120_000);
 
   it('skips label tasks without labels, with the reason', async () => {

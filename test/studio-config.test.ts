@@ -149,6 +149,10 @@ describe('run configuration JSON', () => {
     expect(() => parseRunConfig('{oops', 'x.json')).toThrow(/x.json is not JSON/);
     expect(() => parseRunConfig('[1,2]', 'x.json')).toThrow(/x.json is not a valid VoCo run configuration/);
     expect(() => parseRunConfig(JSON.stringify({ format: 'something-else', config: good }), 'y.json')).toThrow(/format "something-else"/);
+    // The half-precision opt-in (WebGPU matmul operands in f16) round-trips and must be a boolean.
+    const half: RunConfig = { ...good, halfPrecisionMatmul: true };
+    expect(parseRunConfig(serializeRunConfig(half)).halfPrecisionMatmul).toBe(true);
+    expect(() => parseRunConfig(JSON.stringify({ ...good, halfPrecisionMatmul: 'yes' }), 'h.json')).toThrow(/halfPrecisionMatmul \(true\|false\)/);
     const broken = { ...good, cropSize: '32', backend: 'gpu' } as unknown;
     expect(() => parseRunConfig(JSON.stringify(broken), 'z.json')).toThrow(/cropSize \(number\).*backend/);
   });

@@ -26,7 +26,7 @@ describe.skipIf(SKIP_NODE_WEBGPU)('WebGPU kernels chosen by measurement (Node, D
     console.log(`[kernel choice] Dawn adapter ${info.adapter}; subgroups ${features.includes('subgroups')}, shader-f16 ${features.includes('shader-f16')}`);
     const line = (info.kernels ?? []).find((k) => k.startsWith('BatchMatMul →'));
     console.log(`[kernel choice] ${line}`);
-    expect(line).toMatch(/^BatchMatMul → (tfjs's|tiled|tiled-subgroups) \(tiled [\d.]+ ms, (tiled-subgroups [\d.]+ ms, )?tfjs [\d.]+ ms\); crop sampler \d+×\d+ \(64x8 [\d.]+ ms, 256x8 [\d.]+ ms, 64x4 [\d.]+ ms, 128x1 [\d.]+ ms\), (measured|remembered)$/);
+    expect(line).toMatch(/^BatchMatMul → (tfjs's|tiled|tiled-pairs|tiled-subgroups) \(tiled [\d.]+ ms, tiled-pairs [\d.]+ ms, (tiled-subgroups [\d.]+ ms, )?tfjs [\d.]+ ms\); crop sampler \d+×\d+ \(64x8 [\d.]+ ms, 256x8 [\d.]+ ms, 64x4 [\d.]+ ms, 128x1 [\d.]+ ms\), (measured|remembered)$/);
     // A subgroup candidate runs only where the device has the feature.
     expect(line!.includes('tiled-subgroups')).toBe(features.includes('subgroups'));
     expect(errors).toEqual([]);
@@ -46,6 +46,27 @@ describe.skipIf(SKIP_NODE_WEBGPU)('WebGPU kernels chosen by measurement (Node, D
     expect(c.matmul === 'tiled-subgroups' ? 'unexpected' : 'ok').toBe('ok');
   });
 
+  it('half-precision storage is a matmul candidate only when the run opts in (it changes the numbers)', async () => {
+    await initBackend('webgpu', { useStore: false });
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const features = [...device.features].map(String);
+    const off = await choice.chooseWebGpuKernels('f16-device', features, { useStore: false });
+    expect(Object.keys(off.matmulMs)).not.toContain('tiled-f16');
+    expect(['tiled-f16', 'tiled-f16-native']).not.toContain(off.matmul);
+    const on = await choice.chooseWebGpuKernels('f16-device', features, { useStore: false, halfPrecision: true });
+    expect(on.source).toBe('measured');
+    expect(on.halfPrecision).toBe(true);
+    expect(Object.keys(on.matmulMs)).toContain('tiled-f16');
+    // The native variant is measured only where the device has shader-f16.
+    expect(Object.keys(on.matmulMs).includes('tiled-f16-native')).toBe(features.includes('shader-f16'));
+    console.log(`[kernel choice, f16 allowed] ${choice.describeWebGpuKernelChoice(on)}`);
+    // A run without the opt-in still gets its own (float32) choice afterwards.
+    const again = await choice.chooseWebGpuKernels('f16-device', features, { useStore: false });
+    expect(again.source).toBe('remembered');
+    expect(['tiled-f16', 'tiled-f16-native']).not.toContain(again.matmul);
+    expect(errors).toEqual([]);
+  });
+
   it('every matmul candidate equals the cpu backend (forward and a weight gradient shape)', async () => {
     await initBackend('webgpu', { useStore: false });
     const a = tf.randomUniform([70, 48], -1, 1, 'float32', 5);
@@ -60,7 +81,7 @@ describe.skipIf(SKIP_NODE_WEBGPU)('WebGPU kernels chosen by measurement (Node, D
       return out;
     };
     const want = await cpu();
-    for (const c of ['tfjs', 'tiled'] as const) {
+    for (const c of ['tfjs', 'tiled', 'tiled-pairs'] as const) {
       choice.applyWebGpuKernelChoice({ matmul: c, cropSampler: { workgroupX: 64, perThread: 8 } });
       expect(mm.registerTiledMatMulActive()).toBe(c !== 'tfjs');
       const got = [await tf.matMul(a, b).data(), await tf.matMul(a, dy, true, false).data()];

@@ -175,6 +175,19 @@ describe('TrainingHost (cpu)', () => {
     await host.dispose();
   });
 
+  it('passes the half-precision opt-in to initBackend, and starts the backend again only when it changes', async () => {
+    const calls: unknown[] = [];
+    const host = new TrainingHost({
+      post: () => undefined,
+      initBackend: (c, o) => (calls.push([c, o]), initBackend(c, { useStore: false })),
+    });
+    await host.handle({ type: 'configure', config, volumes });
+    await host.handle({ type: 'configure', config: { ...config, halfPrecisionMatmul: true }, volumes });
+    await host.handle({ type: 'configure', config: { ...config, halfPrecisionMatmul: true }, volumes });
+    expect(calls).toEqual([[config.backend, { halfPrecisionMatmul: false }], [config.backend, { halfPrecisionMatmul: true }]]);
+    await host.dispose();
+  });
+
   it('a non-finite loss is reported as a recoverable error and pauses the run', async () => {
     let trainerRef: import('../src/worker/trainer').Trainer | null = null;
     const log: FromWorker[] = [];

@@ -13,8 +13,11 @@ import { installWasmBatchMatMul } from '../kernels/wasmBatchMatMul';
 import { installWasmSplitV } from '../kernels/splitColumns';
 import { installWasmIdentityShare } from '../kernels/wasmIdentityShare';
 import { useRegisterTiledMatMul } from '../kernels/matMulRegisterTiled';
+import { retypeHalfBindings } from '../kernels/matMulPackedHalf';
 import { installChunkedAddN } from './webgpuAddN';
 import { installWasmMatMulPolicy } from './wasmMatMulPolicy';
+import { wasmBackendMemory } from '../kernels/wasmSimdBatchMatMul';
+import { startGemmHelpers } from '../kernels/wasmSimdGemmThreads';
 import { applyWebGpuKernelChoice, chooseWebGpuKernels, describeWebGpuKernelChoice, type WebGpuKernelChoice } from './webgpuKernelChoice';
 
 export interface InitBackendOptions {
@@ -36,6 +39,11 @@ export interface InitBackendOptions {
    * is then WRONG: never train like this.
    */
   stockKernels?: boolean;
+  /**
+   * WebGPU: let the per-device kernel choice consider half-precision storage for matmul operands (rounded to f16,
+   * summed in f32; src/kernels/matMulPackedHalf.ts). It changes the numbers, so it is off unless a run opts in.
+   */
+  halfPrecisionMatmul?: boolean;
 }
 
 /** What the probe saw, beyond BackendInfo (the benchmark prints it). */
@@ -57,6 +65,8 @@ let webgpuSoftware = false;
 const gpuErrorListeners = new Set<(message: string) => void>();
 let wasmConfigured = false;
 let wasmThreadsWanted = 1;
+/** Threads the wasm SIMD GEMM runs on (the caller + helpers started with the backend). */
+let wasmGemmThreads = 1;
 let wasmMatMulInstalled = false;
 let wasmSplitInstalled = false;
 let wasmIdentityInstalled = false;
@@ -64,6 +74,7 @@ let webgpuAddNInstalled = false;
 let kernelsDecided = false;
 let webgpuChoice: (WebGpuKernelChoice & { source: string }) | null = null;
 let kernelStore = true;
+let halfPrecisionMatmul = false;
 let stockKernels = false;
 
 /**
@@ -140,13 +151,14 @@ async function createWebGpuBackend(): Promise<tf.KernelBackend> {
 /**
  * tfjs assembles a shader as its prologue + the program's code, so a program cannot put `enable …;` first, where WGSL
  * requires it. This wraps the device's createShaderModule to move such directives to the top (only shaders that
- * contain one are touched: ours with subgroup variants).
+ * contain one are touched: ours with subgroup variants). It also gives the half-precision matmul's native variant its
+ * array<vec2<f16>> bindings (retypeHalfBindings in src/kernels/matMulPackedHalf.ts; only shaders that mark them).
  */
 export function hoistEnableDirectives(device: GPUDevice): void {
   const create = device.createShaderModule.bind(device);
   device.createShaderModule = (desc: GPUShaderModuleDescriptor) => {
     const enables: string[] = [];
-    const code = desc.code.replace(/^\s*enable\s+[\w\s,]+;\s*$/gm, (line) => (enables.push(line.trim()), ''));
+    const code = retypeHalfBindings(desc.code).replace(/^\s*enable\s+[\w\s,]+;\s*$/gm, (line) => (enables.push(line.trim()), ''));
     return create(enables.length ? { ...desc, code: `${[...new Set(enables)].join('\n')}\n${code}` } : desc);
   };
 }
@@ -250,12 +262,17 @@ async function startBackend(name: BackendName, measureKernels = true): Promise<v
     throw new Error(`Backend '${name}' could not start: ${initErrors.get(name) ?? 'tfjs reported a failed initialisation'}`);
   }
   await tf.ready();
+  if (name === 'wasm' && wasmMatMulInstalled) {
+    // The SIMD GEMM's helper threads (one per extra core): products it takes use every core, as XNNPACK's do.
+    const memory = wasmBackendMemory(tf.backend());
+    if (memory) wasmGemmThreads = await startGemmHelpers(memory, getThreadsCount() - 1);
+  }
   if (name === 'webgpu' && !stockKernels) {
     if (measureKernels) {
       // Matmul and crop-sampler kernels by measurement on THIS adapter, software or not (webgpuKernelChoice.ts).
       const features = webgpuDevice ? [...webgpuDevice.features].map(String) : [];
       const nav = globalThis.navigator as Navigator | undefined;
-      webgpuChoice = await chooseWebGpuKernels(`${nav?.userAgent ?? 'node'} | ${webgpuAdapterText ?? 'unknown adapter'} | ${features.sort().join(',')}`, features, { useStore: kernelStore });
+      webgpuChoice = await chooseWebGpuKernels(`${nav?.userAgent ?? 'node'} | ${webgpuAdapterText ?? 'unknown adapter'} | ${features.sort().join(',')}`, features, { useStore: kernelStore, halfPrecision: halfPrecisionMatmul });
       applyWebGpuKernelChoice(webgpuChoice);
     } else if (!webgpuChoice) {
       // Probe only, nothing measured yet: tfjs's shared-memory tiles crawl on a software adapter (barriers are
@@ -269,7 +286,7 @@ async function startBackend(name: BackendName, measureKernels = true): Promise<v
 function kernelsFor(name: BackendName): string[] {
   if (name === 'wasm' && wasmMatMulInstalled) {
     return [
-      'BatchMatMul → XNNPACK for transposed/batched products (small batched pairs: stock loop)',
+      `BatchMatMul and the linear layers' _FusedMatMul → SIMD GEMM on ${wasmGemmThreads} thread${wasmGemmThreads === 1 ? '' : 's'} (other transposed/batched products: XNNPACK; small batched pairs: SIMD batch kernel)`,
       ...(wasmSplitInstalled ? ['SplitV (last axis) → SIMD row-block copy'] : []),
       ...(wasmIdentityInstalled ? ['Identity → shared buffer (no copy)'] : []),
     ];
@@ -379,6 +396,7 @@ export async function initBackend(choice: BackendChoice, opts: InitBackendOption
   }
   registerBackends(opts);
   kernelStore = opts.useStore ?? true;
+  halfPrecisionMatmul = !!opts.halfPrecisionMatmul;
 
   if (choice !== 'auto') {
     await startBackend(choice);

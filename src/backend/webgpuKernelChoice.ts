@@ -1,6 +1,8 @@
 // Which WebGPU kernels serve this device, chosen by MEASUREMENT on whatever adapter it is (software or a real GPU):
-// - BatchMatMul: tfjs's own programs vs our register-tiled program (src/kernels/matMulRegisterTiled.ts), and its
-//   subgroup variant where the adapter offers `subgroups`;
+// - BatchMatMul: tfjs's own programs vs our register-tiled program (src/kernels/matMulRegisterTiled.ts), its pairs
+//   variant (vec2 loads, two k per step; identical sums), its subgroup variant where the adapter offers `subgroups`; and, ONLY when the run opts in to half-precision storage
+//   (it rounds matmul operands to f16, so it changes the numbers), the packed-f16 variant (matMulPackedHalf.ts) and
+//   its native `shader-f16` form where the adapter offers that;
 // - the crop sampler's launch shape (workgroup size × values per invocation).
 // Timed on training-shaped work after a warm-up (shader compile); the fastest wins. The choice is remembered per
 // device (adapter + browser) in IndexedDB like the auto backend choice, so a later start applies it without timing.
@@ -20,6 +22,8 @@ export interface WebGpuKernelChoice {
   cropSamplerMs: Record<string, number>;
   /** Adapter features that decided which candidates ran. */
   features: string[];
+  /** Whether half-precision storage candidates were allowed (the run opted in). */
+  halfPrecision?: boolean;
   at?: string;
 }
 
@@ -29,15 +33,20 @@ const memo = new Map<string, WebGpuKernelChoice>();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /**
- * Median ms of `run` (which returns a tensor to wait on) over `rounds` after one warm-up call. A candidate whose
- * warm-up already takes more than 4× `best` (the best median so far) is not timed further: its warm-up time stands.
+ * Median ms of `run` (which returns a tensor to wait on) over `rounds` after `warmups` warm-up calls. A candidate whose
+ * last warm-up still takes more than 4× `best` (the best median so far) is not timed further: that time stands. Our
+ * own programs get two warm-ups (the first compiles shaders, which can cost several runs' worth); tfjs's one, since
+ * on a software adapter each of its calls costs seconds.
  */
-async function timeIt(run: () => tf.Tensor, rounds: number, best = Infinity): Promise<number> {
-  const w0 = performance.now();
-  const warm = run();
-  await warm.data();
-  warm.dispose();
-  const warmMs = performance.now() - w0;
+async function timeIt(run: () => tf.Tensor, rounds: number, best = Infinity, warmups = 1): Promise<number> {
+  let warmMs = Infinity;
+  for (let i = 0; i < warmups; i++) {
+    const w0 = performance.now();
+    const warm = run();
+    await warm.data();
+    warm.dispose();
+    warmMs = performance.now() - w0;
+  }
   if (warmMs > 4 * best) return warmMs;
   const ms: number[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -54,7 +63,7 @@ async function timeIt(run: () => tf.Tensor, rounds: number, best = Infinity): Pr
  * Times every candidate on the running webgpu backend. Shapes are a linear layer's forward and weight gradient at
  * the default preset's widths (rows cut to 512 so a software adapter finishes in about a second).
  */
-export async function measureWebGpuKernels(features: readonly string[], rounds = 3): Promise<WebGpuKernelChoice> {
+export async function measureWebGpuKernels(features: readonly string[], rounds = 3, halfPrecision = false): Promise<WebGpuKernelChoice> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`measureWebGpuKernels: the webgpu backend is not running (active: ${tf.getBackend()})`);
   const wasActive = registerTiledMatMulActive();
   const matmulMs: Partial<Record<MatMulChoice, number>> = {};
@@ -62,13 +71,14 @@ export async function measureWebGpuKernels(features: readonly string[], rounds =
   const w = tf.randomUniform([128, 384], -1, 1, 'float32', 2);
   const dy = tf.randomUniform([512, 384], -1, 1, 'float32', 3);
   // Ours first: on a software adapter tfjs's is ~10× slower and is then cut short after its warm-up.
-  const candidates: MatMulChoice[] = ['tiled', ...(features.includes('subgroups') ? (['tiled-subgroups'] as const) : []), 'tfjs'];
+  const candidates: MatMulChoice[] = ['tiled', 'tiled-pairs', ...(features.includes('subgroups') ? (['tiled-subgroups'] as const) : []),
+    ...(halfPrecision ? halfCandidates(features) : []), 'tfjs'];
   try {
     for (const c of candidates) {
       useRegisterTiledMatMul(c !== 'tfjs');
       if (c !== 'tfjs') setRegisterTiledVariant(c);
       const best = Math.min(...Object.values(matmulMs));
-      matmulMs[c] = await timeIt(() => tf.tidy(() => tf.add(tf.matMul(x, w), tf.sum(tf.matMul(x, dy, true, false)))), rounds, best);
+      matmulMs[c] = await timeIt(() => tf.tidy(() => tf.add(tf.matMul(x, w), tf.sum(tf.matMul(x, dy, true, false)))), rounds, best, c === 'tfjs' ? 1 : 2);
     }
   } finally {
     tf.dispose([x, w, dy]);
@@ -101,8 +111,15 @@ export async function measureWebGpuKernels(features: readonly string[], rounds =
     setCropSamplerVariant(null);
   }
   const cropSampler = variants.reduce((a, b) => (cropSamplerMs[`${b.workgroupX}x${b.perThread}`] < cropSamplerMs[`${a.workgroupX}x${a.perThread}`] ? b : a));
-  return { matmul, cropSampler, matmulMs, cropSamplerMs, features: [...features] };
+  return { matmul, cropSampler, matmulMs, cropSamplerMs, features: [...features], halfPrecision };
 }
+
+/** The half-precision storage variants this adapter can run (native f16 needs `shader-f16`). */
+export function halfCandidates(features: readonly string[]): MatMulChoice[] {
+  return ['tiled-f16', ...(features.includes('shader-f16') ? (['tiled-f16-native'] as const) : [])];
+}
+
+const isHalf = (c: MatMulChoice) => c === 'tiled-f16' || c === 'tiled-f16-native';
 
 /** Makes a choice take effect (matmul kernel registration, sampler launch shape). */
 export function applyWebGpuKernelChoice(c: Pick<WebGpuKernelChoice, 'matmul' | 'cropSampler'>): void {
@@ -115,18 +132,21 @@ export function applyWebGpuKernelChoice(c: Pick<WebGpuKernelChoice, 'matmul' | '
  * The choice for this device: remembered (memory, then IndexedDB unless useStore is false) or measured now and
  * remembered. A remembered choice that names a variant the adapter no longer offers is measured again.
  */
-export async function chooseWebGpuKernels(deviceKey: string, features: readonly string[], opts: { useStore?: boolean; remeasure?: boolean } = {}): Promise<WebGpuKernelChoice & { source: 'measured' | 'remembered' }> {
-  const key = KEY_PREFIX + deviceKey;
+export async function chooseWebGpuKernels(deviceKey: string, features: readonly string[], opts: { useStore?: boolean; remeasure?: boolean; halfPrecision?: boolean } = {}): Promise<WebGpuKernelChoice & { source: 'measured' | 'remembered' }> {
+  const half = !!opts.halfPrecision;
+  // A run that allows f16 storage and one that does not are different choices for the same device.
+  const key = KEY_PREFIX + deviceKey + (half ? ' | f16 storage allowed' : '');
   const useStore = opts.useStore ?? true;
   if (!opts.remeasure) {
     const hit = memo.get(key) ?? (useStore ? await recallValue<WebGpuKernelChoice>(key) : null);
-    const usable = hit && (hit.matmul !== 'tiled-subgroups' || features.includes('subgroups')) && hit.cropSampler?.perThread > 0;
+    const usable = hit && (hit.matmul !== 'tiled-subgroups' || features.includes('subgroups')) && hit.cropSampler?.perThread > 0 &&
+      (!isHalf(hit.matmul) || (half && (hit.matmul === 'tiled-f16' || features.includes('shader-f16'))));
     if (usable) {
       memo.set(key, hit);
       return { ...hit, source: 'remembered' };
     }
   }
-  const measured = { ...(await measureWebGpuKernels(features)), at: new Date().toISOString() };
+  const measured = { ...(await measureWebGpuKernels(features, 3, half)), at: new Date().toISOString() };
   memo.set(key, measured);
   if (useStore) await rememberValue(key, measured);
   return { ...measured, source: 'measured' };
@@ -136,5 +156,6 @@ export async function chooseWebGpuKernels(deviceKey: string, features: readonly 
 export function describeWebGpuKernelChoice(c: WebGpuKernelChoice & { source?: string }): string {
   const mm = Object.entries(c.matmulMs).map(([k, v]) => `${k} ${v!.toFixed(1)} ms`).join(', ');
   const cs = Object.entries(c.cropSamplerMs).map(([k, v]) => `${k} ${v.toFixed(2)} ms`).join(', ');
-  return `BatchMatMul → ${c.matmul === 'tfjs' ? "tfjs's" : c.matmul} (${mm}); crop sampler ${c.cropSampler.workgroupX}×${c.cropSampler.perThread} (${cs})${c.source ? `, ${c.source}` : ''}`;
+  const f16 = c.halfPrecision ? ' [f16 storage allowed by the run]' : '';
+  return `BatchMatMul → ${c.matmul === 'tfjs' ? "tfjs's" : c.matmul}${f16} (${mm}); crop sampler ${c.cropSampler.workgroupX}×${c.cropSampler.perThread} (${cs})${c.source ? `, ${c.source}` : ''}`;
 }

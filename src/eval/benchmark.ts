@@ -20,7 +20,7 @@ import { chooseStructures, type TaskVolume } from './sampling';
 import { TaskEncoder } from './taskEncoder';
 import { TASK_CATALOG, taskInfo } from './tasks/catalog';
 import { getTask } from './tasks/registry';
-import { structureName, type TaskData } from './tasks/types';
+import { structureName, type TaskData, type TaskScores } from './tasks/types';
 
 export interface BenchmarkHooks {
   emit(event: BenchmarkEvent): void;
@@ -58,6 +58,8 @@ export function validateBenchmarkRequest(req: Omit<BenchmarkRequest, 'backend'>)
   if (!Number.isInteger(o.cropSize) || o.cropSize < 2) problems.push(`crop size must be an integer ≥ 2, got ${o.cropSize}`);
   if (!Number.isInteger(o.gridN) || o.gridN < 2) problems.push(`grid n must be an integer ≥ 2, got ${o.gridN}`);
   if (!(o.testShare > 0 && o.testShare < 1)) problems.push(`test share must be between 0 and 1, got ${o.testShare}`);
+  if (o.splits !== undefined && (!Number.isInteger(o.splits) || o.splits < 1)) problems.push(`splits must be an integer ≥ 1, got ${o.splits}`);
+  if (o.oneVolumeSplit !== undefined && o.oneVolumeSplit !== 'blocks' && o.oneVolumeSplit !== 'overlapping') problems.push(`one-volume split must be "blocks" or "overlapping", got ${JSON.stringify(o.oneVolumeSplit)}`);
   const ids = new Set(req.volumes.map((v) => v.id));
   const missing = [...req.evalVolumeIds, ...req.pretrainVolumeIds].filter((id) => !ids.has(id));
   if (missing.length) problems.push(`volumes not sent with the request: ${[...new Set(missing)].join(', ')}`);
@@ -129,12 +131,24 @@ export async function runBenchmark(
     if (hooks.cancelled()) throw new BenchmarkCancelledError();
   };
 
-  // Prepare once: the same crops for every weights set.
-  const prepared: { id: string; data: unknown; notes: string[] }[] = [];
+  // Prepare once: the same crops for every weights set. Label tasks are prepared once per repeated split (split 0
+  // keeps the single-split seed); a split that cannot be made is left out and named in the notes.
+  const splits = o.splits ?? 1;
+  const prepared: { id: string; splits: { index: number; data: unknown; notes: string[] }[]; notes: string[] }[] = [];
   for (const id of req.tasks) {
-    const result = getTask(id).prepare(data, new Rng(taskSeed(o.seed, id)));
-    if (result.ok) prepared.push({ id, data: result.data, notes: result.notes });
-    else emit({ kind: 'skipped', task: id, weightsId: null, reason: result.reason });
+    const count = taskInfo(id).needsLabels ? splits : 1;
+    const ok: { index: number; data: unknown; notes: string[] }[] = [];
+    const failed: string[] = [];
+    for (let k = 0; k < count; k++) {
+      const result = getTask(id).prepare(data, new Rng(splitSeed(o.seed, id, k)));
+      if (result.ok) ok.push({ index: k, data: result.data, notes: result.notes });
+      else failed.push(`split ${k + 1}: ${result.reason}`);
+    }
+    if (!ok.length) emit({ kind: 'skipped', task: id, weightsId: null, reason: count > 1 ? failed.join('; ') : failed[0].replace(/^split 1: /, '') });
+    else {
+      const notes = count > 1 ? [`mean of ${ok.length} repeated splits (split ${ok[0].index + 1}'s notes follow)${failed.length ? `; left out: ${failed.join('; ')}` : ''}`] : [];
+      prepared.push({ id, splits: ok, notes });
+    }
   }
 
   const sweepRuns = req.sweep ? req.sweep.presets.length * req.sweep.steps.length : 0;
@@ -150,39 +164,35 @@ export async function runBenchmark(
     for (const p of prepared) {
       checkCancelled();
       const task = getTask(p.id);
-      emit({ kind: 'status', message: `${taskInfo(p.id).title} · ${info.label}`, done, total });
-      const own = task.mutatesEncoder?.(p.data, o) ? await copyModel(model) : null;
-      const encoder = own ? new TaskEncoder(own, packedTensor, packed.layout, o.cropSize) : shared;
       const start = performance.now();
+      const outs: TaskScores[] = [];
       try {
-        const out = await task.run(p.data, {
-          encoder,
-          rng: new Rng(taskSeed(o.seed, `${p.id}:run`)),
-          curve: (series, x, y) => emit({ kind: 'curve', points: [{ weightsId: info.id, task: p.id, series, x, y }] }),
-          checkCancelled,
-          yield: hooks.yield,
-        });
+        for (const sp of p.splits) {
+          checkCancelled();
+          emit({ kind: 'status', message: `${taskInfo(p.id).title} · ${info.label}${p.splits.length > 1 ? ` · split ${sp.index + 1}` : ''}`, done, total });
+          // Fine-tuning tasks start every split from the weights being scored.
+          const own = task.mutatesEncoder?.(sp.data, o) ? await copyModel(model) : null;
+          const encoder = own ? new TaskEncoder(own, packedTensor, packed.layout, o.cropSize) : shared;
+          try {
+            outs.push(
+              await task.run(sp.data, {
+                encoder,
+                rng: new Rng(taskSeed(o.seed, sp.index === 0 ? `${p.id}:run` : `${p.id}:run#${sp.index}`)),
+                // The learning curves are those of the first split (one curve per weights set).
+                curve: sp === p.splits[0] ? (series, x, y) => emit({ kind: 'curve', points: [{ weightsId: info.id, task: p.id, series, x, y }] }) : () => {},
+                checkCancelled,
+                yield: hooks.yield,
+              }),
+            );
+          } finally {
+            own?.dispose();
+          }
+        }
         const ms = performance.now() - start;
-        const spec = taskInfo(p.id);
-        emit({
-          kind: 'scores',
-          scores: spec.metrics.map((m) => ({
-            weightsId: info.id,
-            task: p.id,
-            metric: m.key,
-            value: out.values[m.key],
-            ...(out.chance?.[m.key] !== undefined ? { chance: out.chance[m.key] } : {}),
-            ...(out.perStructure && out.perStructureMetric === m.key ? { perStructure: out.perStructure } : {}),
-            n: out.n,
-            notes: [...p.notes, ...out.notes],
-            ms,
-          })),
-        });
+        emit({ kind: 'scores', scores: combineSplits(info.id, p.id, outs, [...p.notes, ...p.splits[0].notes], ms) });
       } catch (err) {
         if (err instanceof BenchmarkCancelledError) throw err;
         emit({ kind: 'skipped', task: p.id, weightsId: info.id, reason: `failed: ${err instanceof Error ? err.message : String(err)}` });
-      } finally {
-        own?.dispose();
       }
       done++;
       await hooks.yield();
@@ -235,6 +245,42 @@ async function copyModel(model: VocoModel): Promise<VocoModel> {
   const copy = VocoModel.create(model.preset, model.cropSize, model.seed);
   copy.loadWeights(await model.readWeights());
   return copy;
+}
+
+/**
+ * One score per metric from a task's runs on the repeated splits: the mean over the splits (chance and
+ * per-structure values too, each structure over the splits that scored it), the per-split values beside it.
+ */
+export function combineSplits(weightsId: string, task: string, outs: TaskScores[], notes: string[], ms: number): BenchmarkScore[] {
+  const spec = taskInfo(task);
+  const avg = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  return spec.metrics.map((m) => {
+    const values = outs.map((o) => o.values[m.key]);
+    const chances = outs.map((o) => o.chance?.[m.key]).filter((c): c is number => c !== undefined);
+    const per = outs.filter((o) => o.perStructure && o.perStructureMetric === m.key).map((o) => o.perStructure!);
+    let perStructure: Record<string, number> | undefined;
+    if (per.length) {
+      const names = [...new Set(per.flatMap((x) => Object.keys(x)))];
+      perStructure = Object.fromEntries(names.map((k) => [k, avg(per.filter((x) => k in x).map((x) => x[k]))]));
+    }
+    return {
+      weightsId,
+      task,
+      metric: m.key,
+      value: avg(values),
+      ...(chances.length === outs.length ? { chance: avg(chances) } : {}),
+      ...(perStructure ? { perStructure } : {}),
+      ...(outs.length > 1 ? { splitValues: values } : {}),
+      n: outs[0].n,
+      notes: [...notes, ...outs[0].notes],
+      ms,
+    };
+  });
+}
+
+/** The seed of a task's k-th split: split 0 is the task's own seed (one split reproduces the single-split runs). */
+export function splitSeed(seed: number, id: string, k: number): number {
+  return taskSeed(seed, k === 0 ? id : `${id}#split${k}`);
 }
 
 /** A task's own seed: the run seed mixed with the task id, so adding a task never changes another's crops. */

@@ -170,6 +170,13 @@ export interface RetrievalOptions {
    * groups: neighbouring crops of one scan overlap, and finding them says little about the features.
    */
   groups?: ArrayLike<number>;
+  /**
+   * Pairs that may not be neighbours (e.g. crops of one scan that share voxels: finding a query's overlapping
+   * near-copy says little about the features). Checked as excluded(query, candidate).
+   */
+  excluded?: (i: number, j: number) => boolean;
+  /** Rows that are scored as queries (default all; the others only serve as candidates). */
+  isQuery?: (i: number) => boolean;
 }
 
 /**
@@ -188,9 +195,10 @@ export function retrievalCurve(features: Float32Array, dim: number, labels: Arra
   let queries = 0;
   const sims: { j: number; s: number }[] = [];
   for (let i = 0; i < count; i++) {
+    if (opts.isQuery && !opts.isQuery(i)) continue;
     sims.length = 0;
     for (let j = 0; j < count; j++) {
-      if (j === i || (groups && groups[j] === groups[i])) continue;
+      if (j === i || (groups && groups[j] === groups[i]) || opts.excluded?.(i, j)) continue;
       let s = 0;
       for (let d = 0; d < dim; d++) s += unit[i * dim + d] * unit[j * dim + d];
       sims.push({ j, s });
@@ -214,14 +222,15 @@ export function retrievalAtK(features: Float32Array, dim: number, labels: ArrayL
 }
 
 /** Expected retrieval precision of features that carry no information: the chance a random other row shares the label. */
-export function retrievalChance(labels: ArrayLike<number>, groups?: ArrayLike<number>): number {
+export function retrievalChance(labels: ArrayLike<number>, groups?: ArrayLike<number>, excluded?: RetrievalOptions['excluded'], isQuery?: RetrievalOptions['isQuery']): number {
   let sum = 0;
   let queries = 0;
   for (let i = 0; i < labels.length; i++) {
+    if (isQuery && !isQuery(i)) continue;
     let same = 0;
     let all = 0;
     for (let j = 0; j < labels.length; j++) {
-      if (j === i || (groups && groups[j] === groups[i])) continue;
+      if (j === i || (groups && groups[j] === groups[i]) || excluded?.(i, j)) continue;
       all++;
       if (labels[j] === labels[i]) same++;
     }

@@ -43,7 +43,7 @@ export function benchmarkCaptions(f: CaptionFacts): Caption[] {
     out.push({
       kind: 'one-labelled',
       text: ONE_LABELLED_CAPTION,
-      detail: `${labelTasks.join(', ')} split the crops of ${labelled[0].name} alone: train and test crops come from the same scan`,
+      detail: `${labelTasks.join(', ')} split the crops of ${labelled[0].name} alone: train and test crops come from the same scan (split by blocks, so no test crop shares a voxel with a training crop, but the same patient)`,
     });
   }
   return out;

@@ -381,6 +381,7 @@ export function runConfigFromObject(doc: unknown, source = 'config'): RunConfig 
   if (!numTuple('spacing', 3)) problems.push('spacing ([x, y, z] mm)');
   if (!numTuple('huWindow', 2)) problems.push('huWindow ([low, high])');
   if (typeof c.backend !== 'string' || !BACKEND_CHOICES.includes(c.backend as BackendChoice)) problems.push(`backend (${BACKEND_CHOICES.join('|')})`);
+  if (c.halfPrecisionMatmul !== undefined && typeof c.halfPrecisionMatmul !== 'boolean') problems.push('halfPrecisionMatmul (true|false)');
   if (c.dataMode !== undefined && !DATA_MODE_CHOICES.includes(c.dataMode as 'region')) problems.push(`dataMode (${DATA_MODE_CHOICES.join('|')})`);
   if (problems.length) throw new Error(`${source} is not a valid VoCo run configuration; missing or wrong: ${problems.join(', ')}`);
   // Fields added to RunConfig later pass through untouched; the known ones are copied and checked above.

@@ -21,7 +21,7 @@ export interface HostDeps {
   /** Sends a message to the main thread; `transfer` lists buffers to move instead of copy. */
   post(msg: FromWorker, transfer?: ArrayBuffer[]): void;
   /** Starts the tfjs backend for a choice (src/backend initBackend). */
-  initBackend(choice: BackendChoice): Promise<BackendInfo>;
+  initBackend(choice: BackendChoice, opts?: { halfPrecisionMatmul?: boolean }): Promise<BackendInfo>;
   /** Subscribes to WebGPU uncaptured errors (src/backend onGpuError); returns an unsubscribe function. */
   onGpuError?(cb: (message: string) => void): () => void;
   /** Builds a trainer (default Trainer.create); tests may wrap it. */
@@ -47,6 +47,7 @@ export class TrainingHost {
   private volumes = new Map<string, PreprocessedVolume>();
   private backend: BackendInfo | null = null;
   private backendChoice: BackendChoice | null = null;
+  private halfPrecision = false;
   private state: TrainingState = 'idle';
   private loop: Promise<void> | null = null;
   private pauseRequested = false;
@@ -151,9 +152,11 @@ export class TrainingHost {
     await this.exclusive(async () => {
       this.trainer?.dispose();
       this.trainer = null;
-      if (this.backendChoice !== config.backend || !this.backend) {
-        this.backend = await this.deps.initBackend(config.backend);
+      const half = !!config.halfPrecisionMatmul;
+      if (this.backendChoice !== config.backend || this.halfPrecision !== half || !this.backend) {
+        this.backend = await this.deps.initBackend(config.backend, { halfPrecisionMatmul: half });
         this.backendChoice = config.backend;
+        this.halfPrecision = half;
       }
       this.trainer = await this.build(config);
     });

@@ -27,6 +27,12 @@ export interface RunConfig {
   gradClip: number;
   seed: number;
   backend: BackendChoice;
+  /**
+   * WebGPU only, opt-in: let the studio use half-precision storage for matmul operands (rounded to f16, summed in
+   * f32; src/kernels/matMulPackedHalf.ts) where it measures faster on this device. It changes the numbers, so it is
+   * off unless set. Absent: false.
+   */
+  halfPrecisionMatmul?: boolean;
   /** Autosave a checkpoint every N steps; 0 disables. */
   checkpointEvery: number;
   /**
@@ -343,6 +349,18 @@ export interface BenchmarkOptions {
   cropsPerStructure: number;
   /** Share of crops (or of volumes, when there are several) held out for testing. */
   testShare: number;
+  /**
+   * Repeated train/test splits of the label tasks (different seeded crops and split each; every weights set is
+   * scored on the same ones, so they can be compared pair by pair). Absent: 1.
+   */
+  splits?: number;
+  /**
+   * One labelled volume: 'blocks' (default) splits by blocks so that no test crop shares a voxel with a training
+   * crop, and retrieval skips neighbours that share voxels with the query; 'overlapping' is the former split (crops
+   * split at random per structure, overlapping neighbours allowed) — leaky, kept only to measure the leak
+   * (docs/recipe.md), not offered in the panel.
+   */
+  oneVolumeSplit?: 'blocks' | 'overlapping';
   position: { regionsPerVolume: number; randomCrops: number };
   probe: { iterations: number; l2: number };
   segmentation: {
@@ -423,8 +441,10 @@ export interface BenchmarkScore {
   chance?: number;
   /** Per structure (Dice, F1) by structure name. */
   perStructure?: Record<string, number>;
-  /** Test items behind the score (crops). */
+  /** Test items behind the score (crops; of the first split when there are several). */
   n: number;
+  /** The score of each repeated split (options.splits > 1), in split order; `value` is their mean. */
+  splitValues?: number[];
   /** How the data was split or anything that qualifies the score. */
   notes: string[];
   ms: number;

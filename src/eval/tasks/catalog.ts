@@ -49,7 +49,8 @@ export const TASK_CATALOG: TaskInfo[] = [
     title: 'Organ classification (linear probe)',
     description:
       'Crops centred inside labelled structures; frozen encoder features (GAP, all stages); a softmax-regression head fitted by ' +
-      'full-batch gradient descent; accuracy and macro-F1 on held-out crops (held-out volumes when there are several).',
+      'full-batch gradient descent; accuracy and macro-F1 on held-out crops (held-out volumes when there are several; with one labelled ' +
+      'scan, held-out blocks of it, no test crop sharing a voxel with a training crop; class-balanced). Mean over the repeated splits.',
     needsLabels: true,
     metrics: [
       { key: 'macroF1', label: 'macro-F1', range: [0, 1], better: 'higher' },
@@ -63,7 +64,7 @@ export const TASK_CATALOG: TaskInfo[] = [
     title: 'Few-shot segmentation',
     description:
       'A light per-token head on the encoder’s token features (all stages), trained on K labelled crops; token scores are ' +
-      'interpolated trilinearly to voxels; Dice per structure (pooled over the test crops) and their mean.',
+      'interpolated trilinearly to voxels; Dice per structure (pooled over the test crops) and their mean. Same split as the probe; mean over the repeated splits.',
     needsLabels: true,
     metrics: [{ key: 'meanDice', label: 'mean Dice', range: [0, 1], better: 'higher' }],
     primary: 'meanDice',
@@ -74,7 +75,8 @@ export const TASK_CATALOG: TaskInfo[] = [
     title: 'Retrieval',
     description:
       'For crops centred in each structure: the share of their k nearest neighbours (cosine of the GAP features) centred in the ' +
-      'same structure; neighbours come from other volumes when several are labelled.',
+      'same structure; neighbours come from other volumes when several are labelled, and never share a voxel with the query when one is. ' +
+      'Mean over the repeated crop samples.',
     needsLabels: true,
     metrics: [{ key: 'precisionAtK', label: 'precision@k', range: [0, 1], better: 'higher' }],
     primary: 'precisionAtK',

@@ -5,10 +5,10 @@
 // test crops) and the mean over structures. The encoder is frozen, or fine-tuned with the head (lr/10).
 import * as tf from '@tensorflow/tfjs-core';
 import { DiceCounts, meanFinite } from '../metrics';
-import { cropClasses, patchClassFractions, plainCropAt, shuffle, splitCrops, upsampleTokenScores, type StructureCrop } from '../sampling';
+import { cropClasses, patchClassFractions, plainCropAt, shuffle, upsampleTokenScores, type StructureCrop } from '../sampling';
 import { encoderBatch } from '../taskEncoder';
 import type { Rng } from '../../voco/rng';
-import { labelledCrops } from './structureCrops';
+import { labelledSplit } from './structureCrops';
 import { structureName, type DownstreamTask, type TaskRunContext } from './types';
 
 interface SegCrop extends StructureCrop {
@@ -38,13 +38,12 @@ export const fewShotSegmentationTask: DownstreamTask<SegData> = {
     const s = o.segmentation;
     if (!Number.isInteger(s.shots) || s.shots < 1) return { ok: false, reason: `K (shots) must be a positive integer, got ${s.shots}` };
     if (!Number.isInteger(s.testCrops) || s.testCrops < 1) return { ok: false, reason: `test crops must be a positive integer, got ${s.testCrops}` };
-    const found = labelledCrops(data, rng, o.cropsPerStructure);
-    if ('reason' in found) return { ok: false, reason: found.reason };
-    const split = splitCrops(rng, found.crops, o.testShare);
+    const split = labelledSplit(data, rng, o.cropsPerStructure);
+    if ('reason' in split) return { ok: false, reason: split.reason };
     const train = roundRobin(rng, split.train, s.shots);
     const test = roundRobin(rng, split.test, s.testCrops);
-    if (train.length === 0 || test.length === 0) return { ok: false, reason: `too few crops for ${s.shots} shots and a test set (${found.crops.length} crops)` };
-    const classOf = new Map(found.structures.map((id, k) => [id, k + 1]));
+    if (train.length === 0 || test.length === 0) return { ok: false, reason: `too few crops for ${s.shots} shots and a test set (${split.train.length} training, ${split.test.length} test crops)` };
+    const classOf = new Map(split.structures.map((id, k) => [id, k + 1]));
     const byIndex = new Map(data.volumes.map((v) => [v.index, v]));
     const withClasses = (c: StructureCrop): SegCrop => {
       const v = byIndex.get(c.volume)!;
@@ -53,8 +52,8 @@ export const fewShotSegmentationTask: DownstreamTask<SegData> = {
     return {
       ok: true,
       data: {
-        structures: found.structures,
-        names: found.structures.map((id) => structureName(data.labelNames, id)),
+        structures: split.structures,
+        names: split.structures.map((id) => structureName(data.labelNames, id)),
         train: train.map(withClasses),
         test: test.map(withClasses),
         r: o.cropSize,
@@ -63,7 +62,7 @@ export const fewShotSegmentationTask: DownstreamTask<SegData> = {
         lr: s.lr,
         hidden: s.hidden,
       },
-      notes: [split.how, `K = ${train.length} training crops, ${test.length} test crops, ${found.structures.length} structures + background`],
+      notes: [split.how, `K = ${train.length} training crops, ${test.length} test crops, ${split.structures.length} structures + background`],
     };
   },
 

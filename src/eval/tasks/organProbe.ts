@@ -2,8 +2,8 @@
 // softmax-regression head (src/eval/logistic.ts), accuracy and macro-F1 on held-out crops.
 import { accuracy, f1PerClass, macroF1 } from '../metrics';
 import { fitSoftmaxRegression, predictClasses } from '../logistic';
-import { plainCropAt, splitCrops, type StructureCrop } from '../sampling';
-import { labelledCrops } from './structureCrops';
+import { plainCropAt, type StructureCrop } from '../sampling';
+import { labelledSplit } from './structureCrops';
 import { structureName, type DownstreamTask } from './types';
 
 interface ProbeData {
@@ -20,23 +20,22 @@ export const organProbeTask: DownstreamTask<ProbeData> = {
 
   prepare(data, rng) {
     const o = data.options;
-    const found = labelledCrops(data, rng, o.cropsPerStructure);
-    if ('reason' in found) return { ok: false, reason: found.reason };
-    const split = splitCrops(rng, found.crops, o.testShare);
-    if (split.test.length === 0 || split.train.length === 0) return { ok: false, reason: `too few crops to split (${found.crops.length})` };
+    const split = labelledSplit(data, rng, o.cropsPerStructure);
+    if ('reason' in split) return { ok: false, reason: split.reason };
+    if (split.test.length === 0 || split.train.length === 0) return { ok: false, reason: `too few crops to split (${split.train.length} training, ${split.test.length} test)` };
     const trainClasses = new Set(split.train.map((c) => c.label));
     if (trainClasses.size < 2) return { ok: false, reason: 'the training split holds fewer than 2 structures' };
     return {
       ok: true,
       data: {
-        structures: found.structures,
-        names: found.structures.map((id) => structureName(data.labelNames, id)),
+        structures: split.structures,
+        names: split.structures.map((id) => structureName(data.labelNames, id)),
         train: split.train,
         test: split.test,
         iterations: o.probe.iterations,
         l2: o.probe.l2,
       },
-      notes: [split.how, `${found.structures.length} structures, ${split.train.length} training and ${split.test.length} test crops`],
+      notes: [split.how, `${split.structures.length} structures, ${split.train.length} training and ${split.test.length} test crops`],
     };
   },
 

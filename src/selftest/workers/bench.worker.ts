@@ -8,7 +8,9 @@ import { Trainer } from '../../worker/trainer';
 import type { BackendChoice, RunConfig } from '../../worker/protocol';
 import type { PreprocessedVolume } from '../../volume/volume';
 import { DEFAULT_RUN_CONFIG, estimateStepMemory } from '../../store/runConfig';
-import { useWasmSimdBatchMatMul } from '../../backend/wasmMatMulPolicy';
+import { useWasmSimdBatchMatMul, useWasmSimdGemm, useWasmSimdGemmBatched, type WasmGemmMode } from '../../backend/wasmMatMulPolicy';
+import { gemmHelperStats, useGemmHelpers } from '../../kernels/wasmSimdGemmThreads';
+import { gemmThreads, useGemmPacking } from '../../kernels/wasmSimdGemm';
 import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
 import { useFusedAdamW } from '../../kernels/fusedAdamW';
 import { useSumSquaresKernel } from '../../kernels/sumSquares';
@@ -23,6 +25,14 @@ import { useSharedIdentity } from '../../kernels/wasmIdentityShare';
 export interface KernelSwitches {
   /** wasm: small batched and matrix-vector products on the SIMD kernel (true) or tfjs's stock loop (false). */
   simd?: boolean;
+  /** wasm: which single products the cache-blocked SIMD GEMM takes ('all', 'weightGrads' = xᵀ·dy only, 'off' = XNNPACK). */
+  gemm?: WasmGemmMode;
+  /** wasm: attention's batches of small products on the SIMD GEMM's threads (true) or the one-thread batch kernel (false). */
+  gemmBatched?: boolean;
+  /** wasm SIMD GEMM: B packed into contiguous panels per task and K block (true) or read as stored (false). */
+  gemmPack?: boolean;
+  /** wasm SIMD GEMM: its tasks shared with the helper threads (true) or run on the calling thread only (false). */
+  gemmHelpers?: boolean;
   /** wasm SIMD kernel: relaxed-SIMD multiply-add on / off / where the engine has it (null). */
   relaxed?: boolean | null;
   /** AdamW: one fused kernel per variable and the one-pass gradient norm (true), or tf ops for both (false). */
@@ -43,6 +53,10 @@ export interface KernelSwitches {
 
 function applySwitches(s: KernelSwitches) {
   if (s.simd !== undefined) useWasmSimdBatchMatMul(s.simd);
+  if (s.gemm !== undefined) useWasmSimdGemm(s.gemm);
+  if (s.gemmHelpers !== undefined) useGemmHelpers(s.gemmHelpers);
+  if (s.gemmBatched !== undefined) useWasmSimdGemmBatched(s.gemmBatched);
+  if (s.gemmPack !== undefined) useGemmPacking(s.gemmPack);
   if (s.relaxed !== undefined) setSimdRelaxed(s.relaxed);
   if (s.fusedAdamW !== undefined) {
     useFusedAdamW(s.fusedAdamW);
@@ -54,7 +68,7 @@ function applySwitches(s: KernelSwitches) {
   if (s.fusedSoftmax !== undefined) useFusedSoftmax(s.fusedSoftmax);
   if (s.splitCopy !== undefined) useSplitColumnsKernel(s.splitCopy);
   if (s.sharedIdentity !== undefined) useSharedIdentity(s.sharedIdentity);
-  return simdFlavour();
+  return { ...simdFlavour(), gemmThreads: gemmThreads() };
 }
 
 /**
@@ -75,7 +89,9 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
   };
   const trainer = await Trainer.create(config, volumes);
   const times = req.configs.map(() => [] as number[]);
-  const flavours: ReturnType<typeof simdFlavour>[] = [];
+  const flavours: ReturnType<typeof applySwitches>[] = [];
+  // Products the SIMD GEMM shared with its helpers / ran alone (the helpers did not pay), per configuration.
+  const helperUse = req.configs.map(() => ({ shared: 0, alone: 0 }));
   try {
     for (let w = 0; w < Math.max(1, req.warmup); w++) for (const c of req.configs) {
       applySwitches(c.switches);
@@ -84,16 +100,20 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
     for (let r = 0; r < req.rounds; r++) {
       for (let i = 0; i < req.configs.length; i++) {
         flavours[i] = applySwitches(req.configs[i].switches);
+        const before = gemmHelperStats();
         const t0 = performance.now();
         await trainer.step();
         times[i].push(performance.now() - t0);
+        const after = gemmHelperStats();
+        helperUse[i].shared += after.shared - before.shared;
+        helperUse[i].alone += after.alone - before.alone;
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
+    applySwitches({ simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
     trainer.dispose();
   }
-  return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
+  return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: { ...flavours[i], gemmHelpers: helperUse[i] }, stepMs: times[i], medianMs: median(times[i]) }));
 }
 
 const gpuErrors: string[] = [];

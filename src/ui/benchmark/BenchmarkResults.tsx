@@ -6,6 +6,7 @@ import { benchmarkCaptions, captionFacts } from '../../store/benchmarkCaptions';
 import { useBenchmarkStore } from '../../store/benchmarkStore';
 import type { BenchmarkScore } from '../../worker/protocol';
 import { downloadBytes } from '../train/download';
+import { BenchmarkPaired } from './BenchmarkPaired';
 
 const SHORT: Record<string, string> = { position: 'pos', 'organ-probe': 'probe', 'few-shot-seg': 'seg', retrieval: 'retr' };
 
@@ -87,6 +88,7 @@ export function BenchmarkResults() {
           </tbody>
         </table>
       </div>
+      <BenchmarkPaired results={results} />
       {results.skipped.length > 0 && (
         <ul className="bench-skipped" data-testid="bench-skipped">
           {results.skipped.map((s, i) => (
@@ -110,7 +112,8 @@ export function BenchmarkResults() {
 function ScoreCell({ score, skipped }: { score?: BenchmarkScore; skipped?: string }) {
   if (!score) return <td className="muted" title={skipped ?? 'not scored (yet)'}>{skipped ? 'skip' : '…'}</td>;
   const per = score.perStructure ? Object.entries(score.perStructure).map(([k, v]) => `${k}: ${v.toFixed(3)}`).join('\n') : '';
-  const title = [`${score.value.toFixed(4)} on ${score.n} test crops${score.chance !== undefined ? ` (chance ${score.chance.toFixed(3)})` : ''}`, per, ...score.notes].filter(Boolean).join('\n');
+  const splits = score.splitValues ? `mean of ${score.splitValues.length} splits: ${score.splitValues.map((v) => v.toFixed(3)).join(', ')}` : '';
+  const title = [`${score.value.toFixed(4)} on ${score.n} test crops${score.splitValues ? ' per split' : ''}${score.chance !== undefined ? ` (chance ${score.chance.toFixed(3)})` : ''}`, splits, per, ...score.notes].filter(Boolean).join('\n');
   const aboveChance = score.chance !== undefined ? (score.metric === 'mae' ? score.value < score.chance : score.value > score.chance) : null;
   return (
     <td data-testid="bench-score" data-task={score.task} data-metric={score.metric} data-weights={score.weightsId} data-value={score.value} title={title} className={aboveChance === false ? 'warn' : ''}>

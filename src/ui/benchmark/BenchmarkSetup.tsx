@@ -199,6 +199,14 @@ export function BenchmarkSetup() {
             <Num label="min voxels" value={o.minStructureVoxels} onChange={(v) => setOptions({ minStructureVoxels: v })} />
             <Num label="crops / structure" value={o.cropsPerStructure} min={1} onChange={(v) => setOptions({ cropsPerStructure: v })} testId="bench-crops" />
             <Num label="test share" value={o.testShare} step={0.05} onChange={(v) => setOptions({ testShare: v })} />
+            <Num
+              label="splits"
+              value={o.splits ?? 1}
+              min={1}
+              onChange={(v) => setOptions({ splits: Math.max(1, Math.floor(v)) })}
+              testId="bench-splits"
+              title="repeated train/test splits of the label tasks; every weights set is scored on the same ones, so pre-trained and random init are compared split by split"
+            />
           </div>
         </Group>
         <Group title="Position · probe · retrieval">

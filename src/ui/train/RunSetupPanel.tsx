@@ -190,6 +190,19 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
             </select>
           </Row>
         </div>
+        <label className="check" title={HALF_PRECISION_HELP}>
+          <input
+            type="checkbox"
+            data-testid="cfg-halfPrecisionMatmul"
+            checked={!!draft.halfPrecisionMatmul}
+            onChange={(e) => set({ halfPrecisionMatmul: e.target.checked })}
+          />{' '}
+          half-precision storage (f16) for matmul operands
+        </label>
+        <p className="muted small" data-testid="cfg-halfPrecisionMatmul-help">
+          {HALF_PRECISION_HELP}
+          {draft.backend !== 'webgpu' && draft.backend !== 'auto' ? ` It has no effect on ${draft.backend}.` : ''}
+        </p>
       </fieldset>
       {/* The step budget stays editable on a loaded run: a finished run continues to a new total. */}
       <div className="grid-fields">
@@ -219,6 +232,11 @@ export function RunSetupPanel({ issues, locked }: { issues: ConfigIssue[]; locke
     </section>
   );
 }
+
+const HALF_PRECISION_HELP =
+  'WebGPU only, off by default. Matmul operands are rounded to 16-bit floats (11 significant bits, largest 65504) and ' +
+  'summed in 32-bit: half the memory traffic on a real GPU, but different numbers (about 3 significant digits per ' +
+  'operand; magnitudes below 6e-5 lose digits, below 3e-8 become 0). The studio uses it only where it measures faster on this GPU.';
 
 /** Scans the setup has offered already (page lifetime): a scan the user unticked stays unticked. */
 const seenScans = new Set<string>();
