@@ -32,6 +32,13 @@ test('f16 cast and packed-f16 matmul on WebGPU equal their CPU twin; native f16 
     expect(c.boundWorst, c.name).toBeLessThanOrEqual(1);
     if (c.k > 2) expect(c.f16Effect, `${c.name}: operands really rounded to f16`).toBeGreaterThan(1);
   }
+  // The float32 pairs variant (the same loop on float32) sums exactly as the plain register-tiled program.
+  expect(r.pairs.length).toBe(5);
+  for (const c of r.pairs) {
+    console.log(`[pairs] ${c.name}: ${c.differing}/${c.values} values differ from the plain program`);
+    expect(c.programRan, c.name).toBe(true);
+    expect(c.differing, c.name).toBe(0);
+  }
   if (hasF16) expect(r.nativeSkipped).toBeNull();
   else {
     expect(r.nativeSkipped).toContain(r.adapter.text);
