@@ -208,7 +208,7 @@ async function main() {
       try {
         await call('init', h, 'wasm');
         await call('volumes', h, shape.batchVolumes);
-        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
+        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, gemmGovernor: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
         const configs = [
           { name: 'all on (relaxed SIMD where available)', switches: on },
           { name: 'relaxed SIMD off', switches: { ...on, relaxed: false } },
@@ -216,6 +216,7 @@ async function main() {
           { name: 'SIMD GEMM off (XNNPACK for single products)', switches: { ...on, gemm: 'off' } },
           { name: 'SIMD GEMM for weight gradients only', switches: { ...on, gemm: 'weightGrads' } },
           { name: 'SIMD GEMM on one thread (no helpers)', switches: { ...on, gemmHelpers: false } },
+          { name: 'SIMD GEMM helpers on every product (no governor)', switches: { ...on, gemmGovernor: false } },
           { name: 'SIMD GEMM reading B as stored (no panel packing)', switches: { ...on, gemmPack: false } },
           { name: "attention batches on the GEMM's threads, not the one-thread SIMD batch kernel", switches: { ...on, gemmBatched: true } },
           { name: 'fused AdamW + grad norm off (tf ops)', switches: { ...on, fusedAdamW: false } },
@@ -238,6 +239,32 @@ async function main() {
       } catch (e) {
         report.ab = { error: firstLine(e) };
         log(`A/B failed: ${report.ab.error}`);
+      } finally {
+        await call('close', h);
+      }
+    }
+
+    // --profile-ab [N]: per-kernel profiles of the default preset's step on wasm with the SIMD GEMM on and off
+    // (XNNPACK), N interleaved rounds (default 3), the fastest round per kernel and shape.
+    if (backends.includes('wasm') && flag('profile-ab')) {
+      log(`wasm per-kernel profile, SIMD GEMM on vs off (${defaultPreset}, interleaved) …`);
+      const h = await call('open');
+      try {
+        await call('init', h, 'wasm');
+        await call('volumes', h, shape.batchVolumes);
+        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true };
+        const configs = [
+          { name: 'SIMD GEMM (all on)', switches: on },
+          { name: 'XNNPACK (SIMD GEMM off)', switches: { ...on, gemm: 'off' } },
+        ];
+        const rounds = Number(argv[argv.indexOf('--profile-ab') + 1]) || 3;
+        report.profileAb = { preset: defaultPreset, rounds, loadavgBefore: loadavg(), results: await call('profileAb', h, { preset: defaultPreset, rounds, configs, ...shape }) };
+        report.profileAb.loadavgAfter = loadavg();
+        const [a, b] = report.profileAb.results;
+        log(`  wall (fastest profiled step): ${a.name} ${fmt(a.profile.wallMs, 0)} ms, ${b.name} ${fmt(b.profile.wallMs, 0)} ms`);
+      } catch (e) {
+        report.profileAb = { error: firstLine(e) };
+        log(`profile A/B failed: ${report.profileAb.error}`);
       } finally {
         await call('close', h);
       }
@@ -369,7 +396,7 @@ async function main() {
   }
   report.machine.loadavgEnd = loadavg();
   writeFileSync(join(outDir, 'bench.json'), JSON.stringify(report, null, 2));
-  const md = markdown(report) + f16Markdown(report.f16) + conv3dMarkdown(report.conv3d) + swinMarkdown(report.swin);
+  const md = markdown(report) + profileAbMarkdown(report.profileAb) + f16Markdown(report.f16) + conv3dMarkdown(report.conv3d) + swinMarkdown(report.swin);
   writeFileSync(join(outDir, 'bench.md'), md);
   console.log('\n' + md);
   log(`wrote ${join('bench', 'out', 'bench.json')} and bench.md`);
@@ -501,6 +528,31 @@ main().catch((e) => {
   console.error('[bench] failed:', e);
   process.exit(1);
 });
+
+/** --profile-ab: per kernel name and per matmul shape, the SIMD GEMM's time beside XNNPACK's (fastest round each). */
+function profileAbMarkdown(p) {
+  if (!p) return '';
+  if (p.error) return `\n## wasm per-kernel profile, SIMD GEMM on vs off\n\nfailed: ${p.error}\n`;
+  const [a, b] = p.results;
+  const lines = ['', `## wasm per-kernel profile, SIMD GEMM on vs off (preset ${p.preset}, ${p.rounds} interleaved profiled steps each, fastest round per row; load ${p.loadavgBefore.map((x) => x.toFixed(1)).join('/')} → ${p.loadavgAfter.map((x) => x.toFixed(1)).join('/')})`, '',
+    `Fastest profiled step (wall, tf.profile syncs every kernel): ${a.name} ${fmt(a.profile.wallMs, 0)} ms, ${b.name} ${fmt(b.profile.wallMs, 0)} ms.`, '',
+    `| kernel | calls | ${a.name} ms | ${b.name} ms | off ÷ on |`, '|---|---|---|---|---|'];
+  const bk = new Map(b.profile.kernels.map((x) => [x.name, x]));
+  for (const x of a.profile.kernels.slice(0, 16)) {
+    const y = bk.get(x.name);
+    lines.push(`| ${x.name} | ${x.count} | ${fmt(x.ms, 1)} | ${fmt(y?.ms, 1)} | ${y ? fmt(y.ms / x.ms, 2) + '×' : 'n/a'} |`);
+  }
+  lines.push('', `| matmul (stored shapes) | calls | ${a.name} ms | GFLOP/s | ${b.name} ms | GFLOP/s | off ÷ on |`, '|---|---|---|---|---|---|---|');
+  const bm = new Map(b.profile.matmuls.map((x) => [x.shapes, x]));
+  const keys = [...new Set([...a.profile.matmuls, ...b.profile.matmuls].sort((x, y) => y.ms - x.ms).map((x) => x.shapes))].slice(0, 24);
+  const am = new Map(a.profile.matmuls.map((x) => [x.shapes, x]));
+  for (const k of keys) {
+    const x = am.get(k);
+    const y = bm.get(k);
+    lines.push(`| ${k} | ${x?.count ?? y?.count} | ${fmt(x?.ms, 1)} | ${fmt(x?.gflops, 1)} | ${fmt(y?.ms, 1)} | ${fmt(y?.gflops, 1)} | ${x && y ? fmt(y.ms / x.ms, 2) + '×' : 'n/a'} |`);
+  }
+  return lines.join('\n') + '\n';
+}
 
 // ---- half-precision storage (src/kernels/matMulPackedHalf.ts) ---------------------------------------------------------
 

@@ -137,22 +137,35 @@ describe('wasm SIMD GEMM module (bare memory)', () => {
     expect(Array.from(new Float32Array(memory.buffer, cOff, s.m * s.n))).toEqual(Array.from(expected.out));
   });
 
-  it('the helper governor keeps helpers that pay and pauses them after products they slowed down', () => {
-    const g = new HelperGovernor(5);
-    // Quiet machine: the caller ran half the tasks and the product took a little over half the time alone.
-    for (let i = 0; i < 50; i++) {
-      expect(g.share()).toBe(true);
-      g.record(8, 16, 1.0, 1.1);
+  it('the helper governor runs each shape the faster way, explores the other way now and then, and follows a change', () => {
+    const g = new HelperGovernor(4, 0.5);
+    const shape = '1:128:1408:512:10';
+    // First call shared, second alone (no data yet for either).
+    expect(g.share(shape)).toBe(true);
+    g.record(shape, true, 1.0);
+    expect(g.share(shape)).toBe(false);
+    g.record(shape, false, 1.8);
+    // Shared is faster: shared on every call but every 4th (exploring alone).
+    const picks: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      const sh = g.share(shape);
+      picks.push(sh);
+      g.record(shape, sh, sh ? 1.0 : 1.8);
     }
-    expect(g.ratio).toBeLessThan(0.6);
-    // One stall (a descheduled helper) is absorbed; a run of them pauses the helpers for 5 products.
-    g.record(8, 16, 1.0, 6);
-    expect(g.share()).toBe(true);
-    for (let i = 0; i < 4 && g.skip === 0; i++) g.record(8, 16, 1.0, 6);
-    expect(g.skip).toBe(5);
-    for (let i = 0; i < 5; i++) expect(g.share()).toBe(false);
-    expect(g.share(), 'tried again after the pause').toBe(true);
-    expect(g.alone).toBe(5);
+    expect(picks.filter((p) => !p).length).toBe(2);
+    // The machine gets busy: shared products stall (5 ms); after a few the governor runs this shape alone.
+    for (let i = 0; i < 4; i++) if (g.share(shape)) g.record(shape, true, 5);
+    const later: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      const sh = g.share(shape);
+      later.push(sh);
+      g.record(shape, sh, sh ? 5 : 1.8);
+    }
+    expect(later.filter((p) => p).length, 'shared only when exploring').toBe(2);
+    expect(g.averages(shape)!.alone).toBeCloseTo(1.8);
+    // Other shapes keep their own averages.
+    expect(g.share('1:22:1024:1024:00')).toBe(true);
+    expect(g.shared + g.alone).toBe(2 + 8 + 4 + 8 + 1);
   });
 
   it('refuses shapes it does not cover (8 ∤ n, odd batches)', () => {

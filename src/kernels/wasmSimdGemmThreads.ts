@@ -126,6 +126,12 @@ export function gemmHelperTasks(): number {
   return active ? Atomics.load(new Int32Array(active.control), HELPED) : 0;
 }
 
+let governed = true;
+/** Benchmarks: the governor decides per shape (true, default) or every product is shared with the helpers (false). */
+export function useGemmGovernor(enable: boolean): void {
+  governed = enable;
+}
+
 /** Back to the calling thread alone (benchmarks' A/B); the helpers stay asleep until the next start. */
 export function useGemmHelpers(enable: boolean): void {
   if (enable && active) setGemmTaskRunner(sharedRunner(active), 1 + active.workers.length);
@@ -135,46 +141,49 @@ export function useGemmHelpers(enable: boolean): void {
 const runnerOf = new WeakMap<Pool, GemmTaskRunner>();
 
 /**
- * Keeps the helpers only while they pay. On an oversubscribed machine a helper can be descheduled while it holds a
- * task, and the caller then waits for a whole time slice (measured on the shared 2-core box at load 8–11: the step
- * 0.73–0.83× as fast with helpers as without). After each shared product it compares the time taken with what the
- * caller alone would have needed (its own time per task × all tasks); when the average over recent products says the
- * helpers lose, products run on the caller alone for a while, then helpers are tried again.
+ * Keeps the helpers only where they pay, by measurement. On an oversubscribed machine a helper can be descheduled
+ * while it holds a task, and the caller then waits out the helper's time slice (interleaved A/B on the shared 2-core
+ * box at load 5–11: the step 0.73–0.99× as fast with the helpers as without). Per product shape it keeps a running
+ * average of the time shared and alone, runs the faster way, and every `exploreEvery`-th call of that shape runs the
+ * other way so that the averages follow the machine's load.
  */
-/** Helpers pause when, on average, a shared product takes more than this share of the caller's time alone. */
-export const PAUSE_ABOVE = 0.9;
-
 export class HelperGovernor {
-  /** Running average of (time taken) / (estimated time alone); below 1: the helpers pay. */
-  ratio = 0.8;
-  /** Products left to run on the caller alone. */
-  skip = 0;
+  private readonly byShape = new Map<string, { shared: number | null; alone: number | null; calls: number }>();
+  /** Products shared with the helpers / run alone since the start. */
   shared = 0;
   alone = 0;
   constructor(
-    readonly pauseProducts = 64,
-    readonly weight = 0.15,
+    readonly exploreEvery = 8,
+    readonly weight = 0.3,
   ) {}
-  /** Whether the next product should be shared. */
-  share(): boolean {
-    if (this.skip > 0) {
-      this.skip--;
-      this.alone++;
-      return false;
+  /** Whether the next product of this shape should be shared. */
+  share(shape: string): boolean {
+    let st = this.byShape.get(shape);
+    if (!st) this.byShape.set(shape, (st = { shared: null, alone: null, calls: 0 }));
+    st.calls++;
+    let useShared: boolean;
+    if (st.shared === null) useShared = true;
+    else if (st.alone === null) useShared = false;
+    else {
+      const best = st.shared <= st.alone;
+      useShared = st.calls % this.exploreEvery === 0 ? !best : best;
     }
-    this.shared++;
-    return true;
+    if (useShared) this.shared++;
+    else this.alone++;
+    return useShared;
   }
-  /** One shared product: tasks the caller ran of `total`, its own time on them and the whole product's time (ms). */
-  record(mine: number, total: number, ownMs: number, totalMs: number): void {
-    if (mine < 1 || ownMs <= 0) return;
-    const aloneMs = (ownMs / mine) * total;
-    // One sample counts at most 2 (a helper descheduled for a whole time slice): a single stall is absorbed, a run pauses.
-    this.ratio += this.weight * (Math.min(2, totalMs / aloneMs) - this.ratio);
-    if (this.ratio > PAUSE_ABOVE) {
-      this.skip = this.pauseProducts;
-      this.ratio = 0.8;
-    }
+  /** The time (ms) a product of this shape took, shared or alone. */
+  record(shape: string, shared: boolean, ms: number): void {
+    const st = this.byShape.get(shape);
+    if (!st) return;
+    const key = shared ? 'shared' : 'alone';
+    const v = st[key];
+    st[key] = v === null ? ms : v + this.weight * (ms - v);
+  }
+  /** The running averages for a shape (tests, reports). */
+  averages(shape: string): { shared: number | null; alone: number | null } | undefined {
+    const st = this.byShape.get(shape);
+    return st && { shared: st.shared, alone: st.alone };
   }
 }
 
@@ -198,11 +207,18 @@ function sharedRunner(pool: Pool): GemmTaskRunner {
   let gen = 0;
   const run: GemmTaskRunner = (x, job, relaxed) => {
     const total = gemmTaskCount(job);
-    if (total < 2 || total > MAX_TASKS || !governor.share()) {
+    if (total < 2 || total > MAX_TASKS) {
       for (let t = 0; t < total; t++) runGemmTask(x, job, t);
       return;
     }
+    const shape = `${job.batch}:${job.m}:${job.k}:${job.n}:${Number(job.transposeA)}${Number(job.transposeB)}`;
+    const shared = governed ? governor.share(shape) : true;
     const t0 = performance.now();
+    if (!shared) {
+      for (let t = 0; t < total; t++) runGemmTask(x, job, t);
+      governor.record(shape, false, performance.now() - t0);
+      return;
+    }
     writeJob(u, job, relaxed);
     Atomics.store(ctrl, NTASKS, total);
     Atomics.store(ctrl, DONE, 0);
@@ -210,8 +226,7 @@ function sharedRunner(pool: Pool): GemmTaskRunner {
     Atomics.store(ctrl, SLOT, gen << 16);
     Atomics.add(ctrl, WAKE, 1);
     Atomics.notify(ctrl, WAKE);
-    const mine = claimAndRun(ctrl, gen, total, x, job);
-    const t1 = performance.now();
+    claimAndRun(ctrl, gen, total, x, job);
     for (let d = Atomics.load(ctrl, DONE); d < total; d = Atomics.load(ctrl, DONE)) {
       if (!canWait) continue;
       try {
@@ -220,7 +235,7 @@ function sharedRunner(pool: Pool): GemmTaskRunner {
         canWait = false;
       }
     }
-    governor.record(mine, total, t1 - t0, performance.now() - t0);
+    governor.record(shape, true, performance.now() - t0);
   };
   runnerOf.set(pool, run);
   return run;
