@@ -208,11 +208,17 @@ async function main() {
       try {
         await call('init', h, 'wasm');
         await call('volumes', h, shape.batchVolumes);
-        const on = { simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
+        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, gemmGovernor: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true };
         const configs = [
           { name: 'all on (relaxed SIMD where available)', switches: on },
           { name: 'relaxed SIMD off', switches: { ...on, relaxed: false } },
           { name: 'SIMD matmul off (stock loop)', switches: { ...on, simd: false } },
+          { name: 'SIMD GEMM off (XNNPACK for single products)', switches: { ...on, gemm: 'off' } },
+          { name: 'SIMD GEMM for weight gradients only', switches: { ...on, gemm: 'weightGrads' } },
+          { name: 'SIMD GEMM on one thread (no helpers)', switches: { ...on, gemmHelpers: false } },
+          { name: 'SIMD GEMM helpers on every product (no governor)', switches: { ...on, gemmGovernor: false } },
+          { name: 'SIMD GEMM reading B as stored (no panel packing)', switches: { ...on, gemmPack: false } },
+          { name: "attention batches on the GEMM's threads, not the one-thread SIMD batch kernel", switches: { ...on, gemmBatched: true } },
           { name: 'fused AdamW + grad norm off (tf ops)', switches: { ...on, fusedAdamW: false } },
           { name: 'fused LayerNorm off (tf ops)', switches: { ...on, fusedLayerNorm: false } },
           { name: 'fused GELU off (tf ops)', switches: { ...on, fusedGelu: false } },
@@ -221,15 +227,44 @@ async function main() {
           { name: 'SplitV block copy off (tfjs slices)', switches: { ...on, splitCopy: false } },
           { name: 'Identity copies (tfjs) instead of sharing', switches: { ...on, sharedIdentity: false } },
           { name: 'this round off (LayerNorm, GELU, softmax, bias, split, identity)', switches: { ...on, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
-          { name: 'all off (round-1 kernels)', switches: { simd: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
+          { name: 'all off (round-1 kernels)', switches: { simd: false, gemm: 'off', gemmHelpers: true, gemmBatched: false, relaxed: null, fusedAdamW: false, fusedLayerNorm: false, fusedGelu: false, fusedBias: false, fusedSoftmax: false, splitCopy: false, sharedIdentity: false } },
         ];
+        // --ab-only a,b: only the configurations whose names contain one of these (the first, all on, always runs).
+        const only = option('ab-only', null)?.split(',');
+        if (only) configs.splice(1, configs.length, ...configs.slice(1).filter((c) => only.some((w) => c.name.includes(w))));
         report.ab = { preset: defaultPreset, rounds: Number(option('ab-rounds', 3)), loadavgBefore: loadavg(), results: null };
         report.ab.results = await call('ab', h, { preset: defaultPreset, warmup: 1, rounds: report.ab.rounds, configs, ...shape });
         report.ab.loadavgAfter = loadavg();
-        for (const r of report.ab.results) log(`  ${r.name.padEnd(48)} median ${fmt(r.medianMs, 0)} ms, fastest ${fmt(Math.min(...r.stepMs), 0)} ms (${r.stepMs.map((x) => fmt(x, 0)).join(', ')}); relaxed ${r.flavour.relaxed}`);
+        for (const r of report.ab.results) log(`  ${r.name.padEnd(48)} median ${fmt(r.medianMs, 0)} ms, fastest ${fmt(Math.min(...r.stepMs), 0)} ms (${r.stepMs.map((x) => fmt(x, 0)).join(', ')}); relaxed ${r.flavour.relaxed}, GEMM threads ${r.flavour.gemmThreads} (products shared ${r.flavour.gemmHelpers?.shared ?? 0}, alone ${r.flavour.gemmHelpers?.alone ?? 0})`);
       } catch (e) {
         report.ab = { error: firstLine(e) };
         log(`A/B failed: ${report.ab.error}`);
+      } finally {
+        await call('close', h);
+      }
+    }
+
+    // --profile-ab [N]: per-kernel profiles of the default preset's step on wasm with the SIMD GEMM on and off
+    // (XNNPACK), N interleaved rounds (default 3), the fastest round per kernel and shape.
+    if (backends.includes('wasm') && flag('profile-ab')) {
+      log(`wasm per-kernel profile, SIMD GEMM on vs off (${defaultPreset}, interleaved) …`);
+      const h = await call('open');
+      try {
+        await call('init', h, 'wasm');
+        await call('volumes', h, shape.batchVolumes);
+        const on = { simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true };
+        const configs = [
+          { name: 'SIMD GEMM (all on)', switches: on },
+          { name: 'XNNPACK (SIMD GEMM off)', switches: { ...on, gemm: 'off' } },
+        ];
+        const rounds = Number(argv[argv.indexOf('--profile-ab') + 1]) || 3;
+        report.profileAb = { preset: defaultPreset, rounds, loadavgBefore: loadavg(), results: await call('profileAb', h, { preset: defaultPreset, rounds, configs, ...shape }) };
+        report.profileAb.loadavgAfter = loadavg();
+        const [a, b] = report.profileAb.results;
+        log(`  wall (fastest profiled step): ${a.name} ${fmt(a.profile.wallMs, 0)} ms, ${b.name} ${fmt(b.profile.wallMs, 0)} ms`);
+      } catch (e) {
+        report.profileAb = { error: firstLine(e) };
+        log(`profile A/B failed: ${report.profileAb.error}`);
       } finally {
         await call('close', h);
       }
@@ -361,7 +396,7 @@ async function main() {
   }
   report.machine.loadavgEnd = loadavg();
   writeFileSync(join(outDir, 'bench.json'), JSON.stringify(report, null, 2));
-  const md = markdown(report) + f16Markdown(report.f16) + conv3dMarkdown(report.conv3d) + swinMarkdown(report.swin);
+  const md = markdown(report) + profileAbMarkdown(report.profileAb) + f16Markdown(report.f16) + conv3dMarkdown(report.conv3d) + swinMarkdown(report.swin);
   writeFileSync(join(outDir, 'bench.md'), md);
   console.log('\n' + md);
   log(`wrote ${join('bench', 'out', 'bench.json')} and bench.md`);
@@ -467,12 +502,12 @@ function markdown(r) {
     // The fastest step is the one the machine's load disturbed least: on a busy machine it is the steadier comparison.
     const fastest = (x) => Math.min(...x.stepMs);
     const baseFast = fastest(r.ab.results[0]);
-    lines.push('| configuration | median ms/step | vs all on | fastest ms/step | vs all on | steps (ms) | relaxed SIMD ran |');
-    lines.push('|---|---|---|---|---|---|---|');
+    lines.push('| configuration | median ms/step | vs all on | fastest ms/step | vs all on | steps (ms) | relaxed SIMD ran | GEMM threads (products shared / alone) |');
+    lines.push('|---|---|---|---|---|---|---|---|');
     for (const x of r.ab.results) {
       lines.push(
         `| ${x.name} | ${fmt(x.medianMs, 0)} | ${fmt(x.medianMs / base, 2)}× | ${fmt(fastest(x), 0)} | ${fmt(fastest(x) / baseFast, 2)}× | ` +
-          `${x.stepMs.map((v) => fmt(v, 0)).join(', ')} | ${x.flavour.relaxed} |`,
+          `${x.stepMs.map((v) => fmt(v, 0)).join(', ')} | ${x.flavour.relaxed} | ${x.flavour.gemmThreads ?? 1} (${x.flavour.gemmHelpers?.shared ?? 0} / ${x.flavour.gemmHelpers?.alone ?? 0}) |`,
       );
     }
   } else if (r.ab?.error) lines.push(`\nwasm A/B: ${r.ab.error}`);
@@ -494,6 +529,31 @@ main().catch((e) => {
   process.exit(1);
 });
 
+/** --profile-ab: per kernel name and per matmul shape, the SIMD GEMM's time beside XNNPACK's (fastest round each). */
+function profileAbMarkdown(p) {
+  if (!p) return '';
+  if (p.error) return `\n## wasm per-kernel profile, SIMD GEMM on vs off\n\nfailed: ${p.error}\n`;
+  const [a, b] = p.results;
+  const lines = ['', `## wasm per-kernel profile, SIMD GEMM on vs off (preset ${p.preset}, ${p.rounds} interleaved profiled steps each, fastest round per row; load ${p.loadavgBefore.map((x) => x.toFixed(1)).join('/')} → ${p.loadavgAfter.map((x) => x.toFixed(1)).join('/')})`, '',
+    `Fastest profiled step (wall, tf.profile syncs every kernel): ${a.name} ${fmt(a.profile.wallMs, 0)} ms, ${b.name} ${fmt(b.profile.wallMs, 0)} ms.`, '',
+    `| kernel | calls | ${a.name} ms | ${b.name} ms | off ÷ on |`, '|---|---|---|---|---|'];
+  const bk = new Map(b.profile.kernels.map((x) => [x.name, x]));
+  for (const x of a.profile.kernels.slice(0, 16)) {
+    const y = bk.get(x.name);
+    lines.push(`| ${x.name} | ${x.count} | ${fmt(x.ms, 1)} | ${fmt(y?.ms, 1)} | ${y ? fmt(y.ms / x.ms, 2) + '×' : 'n/a'} |`);
+  }
+  lines.push('', `| matmul (stored shapes) | calls | ${a.name} ms | GFLOP/s | ${b.name} ms | GFLOP/s | off ÷ on |`, '|---|---|---|---|---|---|---|');
+  const bm = new Map(b.profile.matmuls.map((x) => [x.shapes, x]));
+  const keys = [...new Set([...a.profile.matmuls, ...b.profile.matmuls].sort((x, y) => y.ms - x.ms).map((x) => x.shapes))].slice(0, 24);
+  const am = new Map(a.profile.matmuls.map((x) => [x.shapes, x]));
+  for (const k of keys) {
+    const x = am.get(k);
+    const y = bm.get(k);
+    lines.push(`| ${k} | ${x?.count ?? y?.count} | ${fmt(x?.ms, 1)} | ${fmt(x?.gflops, 1)} | ${fmt(y?.ms, 1)} | ${fmt(y?.gflops, 1)} | ${x && y ? fmt(y.ms / x.ms, 2) + '×' : 'n/a'} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 // ---- half-precision storage (src/kernels/matMulPackedHalf.ts) ---------------------------------------------------------
 
 /** The f16 section: one table per adapter, with its roofline line (this page's copy probe and best f32 rate). */
@@ -502,14 +562,15 @@ function f16Markdown(f) {
   if (f.error) return `\n## Half-precision storage (f16) on webgpu\n\nfailed: ${f.error}\n`;
   const a = f.adapter;
   const native = a.deviceFeatures.includes('shader-f16');
-  const bestF32 = Math.max(...f.rows.filter((x) => x.variant === 'f32 tiled').map((x) => x.gflops));
+  // The adapter's measured f32 matmul peak: the best float32 program's row (plain or pairs).
+  const bestF32 = Math.max(...f.rows.filter((x) => x.variant === 'f32 tiled' || x.variant === 'f32 pairs').map((x) => x.gflops));
   const byShape = new Map(f.rows.filter((x) => x.variant === 'f32 tiled').map((x) => [x.shape, x]));
   const lines = ['', `## Half-precision storage (f16) on webgpu — adapter ${a.text}`, '',
     `Load average ${f.loadavg.map((x) => x.toFixed(1)).join('/')} at the end. shader-f16: ${native ? 'yes (native f16 rows included)' : 'no (native f16 variant not run on this adapter)'}; ` +
     `subgroups: ${a.deviceFeatures.includes('subgroups') ? 'yes' : 'no'}. Operands are rounded to f16 and summed in f32 (max |Δ| vs the f32 program in the last column); ` +
     '"pre-cast": operands already stored as packed halves (the storage gain alone); "+ cast": what a run that opts in gets (both float32 operands cast every call). ' +
     'GB/s: the least traffic (A and B read once at the storage width, C written once in f32) per second.', '',
-    `Roofline (this adapter): f32 matmul peak ${fmt(bestF32, 2)} GFLOP/s (best f32 tiled row), copy ${fmt(f.copyGbPerSec, 2)} GB/s (y = −x, read + write) → ridge ${fmt(bestF32 / f.copyGbPerSec, 1)} FLOP/byte; ` +
+    `Roofline (this adapter): f32 matmul peak ${fmt(bestF32, 2)} GFLOP/s (best f32 row), copy ${fmt(f.copyGbPerSec, 2)} GB/s (y = −x, read + write) → ridge ${fmt(bestF32 / f.copyGbPerSec, 1)} FLOP/byte; ` +
     'a square n³ product at f32 storage has 2n³ / 12n² = n/6 FLOP/byte, at f16 storage n/4 (so every size here is compute-bound on this adapter when n/6 is above the ridge).', '',
     '| size | variant | ms | GFLOP/s | vs f32 tiled | % of f32 peak | GB/s | % of copy | max abs diff vs f32 |', '|---|---|---|---|---|---|---|---|---|'];
   for (const x of f.rows) {

@@ -32,6 +32,13 @@ test('f16 cast and packed-f16 matmul on WebGPU equal their CPU twin; native f16 
     expect(c.boundWorst, c.name).toBeLessThanOrEqual(1);
     if (c.k > 2) expect(c.f16Effect, `${c.name}: operands really rounded to f16`).toBeGreaterThan(1);
   }
+  // The float32 pairs variant (the same loop on float32) sums exactly as the plain register-tiled program.
+  expect(r.pairs.length).toBe(5);
+  for (const c of r.pairs) {
+    console.log(`[pairs] ${c.name}: ${c.differing}/${c.values} values differ from the plain program`);
+    expect(c.programRan, c.name).toBe(true);
+    expect(c.differing, c.name).toBe(0);
+  }
   if (hasF16) expect(r.nativeSkipped).toBeNull();
   else {
     expect(r.nativeSkipped).toContain(r.adapter.text);
@@ -45,7 +52,7 @@ test('the f32 vs f16 storage bench runs every variant on WebGPU with no GPU erro
   const r = await page.evaluate(() => (window as unknown as { selftest: HalfSelftest }).selftest.halfPrecision.bench([64], { rounds: 1, perRound: 1 }));
   const native = r.adapter.deviceFeatures.includes('shader-f16');
   expect(r.gpuErrors).toEqual([]);
-  expect(r.rows.map((x) => x.variant)).toEqual(['f32 tiled', 'f16 packed (pre-cast)', 'f16 packed + cast',
+  expect(r.rows.map((x) => x.variant)).toEqual(['f32 tiled', 'f32 pairs', 'f16 packed (pre-cast)', 'f16 packed + cast',
     ...(native ? ['native f16 (pre-cast)', 'native f16 + cast'] : []), "tfjs's f32"]);
   expect(r.copyGbPerSec).toBeGreaterThan(0);
   for (const x of r.rows) {

@@ -27,6 +27,23 @@ test('wasm SIMD batched matmul equals the CPU twin (plain and relaxed SIMD) and 
   }
 });
 
+test('wasm SIMD GEMM (linear layers, weight gradients) equals the CPU twin on helper threads and alone, and really runs', async ({ page }) => {
+  const r = await page.evaluate(() => (window as unknown as { selftest: PerfSelftest }).selftest.perfKernels.simdGemmParity());
+  console.log(`[gemm] Chromium: heap shared ${r.shared}, GEMM threads ${r.threads}, tasks run by helpers ${r.helperTasks}`);
+  expect(r.ran).toBe('wasm');
+  expect(r.shared).toBe(true);
+  // Chromium here reports 2 cores: the caller + one helper.
+  expect(r.threads).toBeGreaterThanOrEqual(2);
+  expect(r.helperTasks, 'the helper threads took part').toBeGreaterThan(0);
+  expect(r.cases.filter((c) => c.threads === 1).length).toBe(r.cases.length / 2);
+  for (const c of r.cases) {
+    console.log(`[gemm] ${c.threads} thread(s), ${c.relaxed ? 'relaxed' : 'plain'} ${c.name}: max rel err ${c.maxRelErr.toExponential(2)}`);
+    expect(c.gemmRan, `${c.name} ran on the GEMM`).toBe(true);
+    expect(c.tol).toBeLessThanOrEqual(5e-5);
+    expect(c.maxRelErr, c.name).toBeLessThan(c.tol);
+  }
+});
+
 test('fused LayerNorm, GELU and scaled softmax on threaded wasm equal their CPU twins and really run on SIMD', async ({ page }) => {
   const r = await page.evaluate(() => (window as unknown as { selftest: PerfSelftest }).selftest.perfKernels.fusedRowKernelsParity());
   expect(r.ran).toBe('wasm');

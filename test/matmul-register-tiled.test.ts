@@ -70,6 +70,11 @@ const cases: { name: string; a: number[]; b: number[]; ta: boolean; tb: boolean 
   { name: '3-D · 2-D broadcast on B', a: [3, 17, 9], b: [9, 12], ta: false, tb: false },
   { name: '4-D attention-like, transposeB', a: [2, 3, 10, 6], b: [2, 3, 10, 6], ta: false, tb: true },
   { name: 'model-sized 130×64 · 64×72', a: [130, 64], b: [64, 72], ta: false, tb: false },
+  // Even column counts (the pairs variant's cases), with odd K through transposeA and odd N through transposeB.
+  { name: '2-D transposeA, even columns, odd K = 7', a: [7, 14], b: [7, 6], ta: true, tb: false },
+  { name: '2-D transposeB, even columns, N = 5', a: [13, 10], b: [5, 10], ta: false, tb: true },
+  { name: '2-D both transposed, even columns', a: [10, 14], b: [6, 10], ta: true, tb: true },
+  { name: '3-D batch 2, even columns', a: [2, 9, 12], b: [2, 12, 8], ta: false, tb: false },
 ];
 
 describe('register-tiled BatchMatMul on webgpu (Dawn)', () => {
@@ -108,6 +113,31 @@ describe('register-tiled BatchMatMul on webgpu (Dawn)', () => {
       expect(out.shape).toEqual(cpuOut.shape);
       expect(maxRelErr(got, reference(av, c.a, bv, c.b, c.ta, c.tb))).toBeLessThan(1e-5);
       tf.dispose([a, b, out, cpuOut]);
+    });
+  }
+
+  for (const c of cases) {
+    it(`pairs variant (vec2 loads, two k per step) equals the plain program bit for bit: ${c.name}`, async () => {
+      await tf.setBackend('webgpu');
+      mm.useRegisterTiledMatMul(true);
+      const backend = tf.backend() as unknown as WebGPUBackend;
+      const av = values(c.a.reduce((x, y) => x * y), 1), bv = values(c.b.reduce((x, y) => x * y), 2);
+      const a = tf.tensor(av, c.a), b = tf.tensor(bv, c.b);
+      try {
+        mm.setRegisterTiledVariant('tiled');
+        const plain = await tf.matMul(a, b, c.ta, c.tb).data();
+        mm.setRegisterTiledVariant('tiled-pairs');
+        const got = await tf.matMul(a, b, c.ta, c.tb).data();
+        // Even column counts in both stored operands take the pairs program; odd ones keep the plain program.
+        const even = c.a[c.a.length - 1] % 2 === 0 && c.b[c.b.length - 1] % 2 === 0;
+        const keys = Object.keys((backend as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
+        if (even) expect(keys.some((k) => k.startsWith(`vocoMatMulRegTiledPairs_${c.ta}_${c.tb}`))).toBe(true);
+        expect(Array.from(got)).toEqual(Array.from(plain));
+        expect(maxRelErr(got, reference(av, c.a, bv, c.b, c.ta, c.tb))).toBeLessThan(1e-5);
+      } finally {
+        mm.setRegisterTiledVariant('tiled');
+        tf.dispose([a, b]);
+      }
     });
   }
 

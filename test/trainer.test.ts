@@ -82,6 +82,31 @@ describe('Trainer (cpu)', () => {
     }
   });
 
+  it('lossWeights weigh the three terms in the total the gradient follows (the recipe experiment knob)', async () => {
+    // Step 0's terms come before any update, so both trainers see the same batch and weights; the weighted total
+    // must be w·terms, and the updates must differ (the inter term's gradient is gone).
+    const plain = await Trainer.create(tinyConfig({ cropSize: 16 }), volumes);
+    const weighted = await Trainer.create(tinyConfig({ cropSize: 16, lossWeights: [1, 0, 2] }), volumes);
+    try {
+      const a = await plain.step();
+      const b = await weighted.step();
+      expect(b.intra).toBeCloseTo(a.intra, 5);
+      expect(b.inter).toBeCloseTo(a.inter, 5);
+      expect(b.reg).toBeCloseTo(a.reg, 5);
+      expect(b.loss).toBeCloseTo(b.intra + 2 * b.reg, 4);
+      expect(Math.abs(b.loss - a.loss)).toBeGreaterThan(1e-3);
+      // Warmup starts at lr 0: the second step is the first that moves the weights.
+      await plain.step();
+      await weighted.step();
+      const [wa, wb] = [await weightsOf(plain), await weightsOf(weighted)];
+      const diff = wa.reduce((m, w, i) => Math.max(m, ...Array.from(w.data, (v, k) => Math.abs(v - wb[i].data[k]))), 0);
+      expect(diff).toBeGreaterThan(0);
+    } finally {
+      plain.dispose();
+      weighted.dispose();
+    }
+  });
+
   it('learns one fixed batch: the loss falls below half its start and ends far below the lr = 0 (EMA-only) control', async () => {
     // Same weights, same batch, same dropout rows every step. Step 0's loss is computed before any update, so it is
     // the same for both runs. The lr = 0 control moves only the teacher head (EMA), which alone changes the loss a lot

@@ -26,7 +26,7 @@ describe.skipIf(SKIP_NODE_WEBGPU)('WebGPU kernels chosen by measurement (Node, D
     console.log(`[kernel choice] Dawn adapter ${info.adapter}; subgroups ${features.includes('subgroups')}, shader-f16 ${features.includes('shader-f16')}`);
     const line = (info.kernels ?? []).find((k) => k.startsWith('BatchMatMul →'));
     console.log(`[kernel choice] ${line}`);
-    expect(line).toMatch(/^BatchMatMul → (tfjs's|tiled|tiled-subgroups) \(tiled [\d.]+ ms, (tiled-subgroups [\d.]+ ms, )?tfjs [\d.]+ ms\); crop sampler \d+×\d+ \(64x8 [\d.]+ ms, 256x8 [\d.]+ ms, 64x4 [\d.]+ ms, 128x1 [\d.]+ ms\), (measured|remembered)$/);
+    expect(line).toMatch(/^BatchMatMul → (tfjs's|tiled|tiled-pairs|tiled-subgroups) \(tiled [\d.]+ ms, tiled-pairs [\d.]+ ms, (tiled-subgroups [\d.]+ ms, )?tfjs [\d.]+ ms\); crop sampler \d+×\d+ \(64x8 [\d.]+ ms, 256x8 [\d.]+ ms, 64x4 [\d.]+ ms, 128x1 [\d.]+ ms\), (measured|remembered)$/);
     // A subgroup candidate runs only where the device has the feature.
     expect(line!.includes('tiled-subgroups')).toBe(features.includes('subgroups'));
     expect(errors).toEqual([]);
@@ -81,7 +81,7 @@ describe.skipIf(SKIP_NODE_WEBGPU)('WebGPU kernels chosen by measurement (Node, D
       return out;
     };
     const want = await cpu();
-    for (const c of ['tfjs', 'tiled'] as const) {
+    for (const c of ['tfjs', 'tiled', 'tiled-pairs'] as const) {
       choice.applyWebGpuKernelChoice({ matmul: c, cropSampler: { workgroupX: 64, perThread: 8 } });
       expect(mm.registerTiledMatMulActive()).toBe(c !== 'tfjs');
       const got = [await tf.matMul(a, b).data(), await tf.matMul(a, dy, true, false).data()];

@@ -16,6 +16,8 @@ import { useRegisterTiledMatMul } from '../kernels/matMulRegisterTiled';
 import { retypeHalfBindings } from '../kernels/matMulPackedHalf';
 import { installChunkedAddN } from './webgpuAddN';
 import { installWasmMatMulPolicy } from './wasmMatMulPolicy';
+import { wasmBackendMemory } from '../kernels/wasmSimdBatchMatMul';
+import { startGemmHelpers } from '../kernels/wasmSimdGemmThreads';
 import { applyWebGpuKernelChoice, chooseWebGpuKernels, describeWebGpuKernelChoice, type WebGpuKernelChoice } from './webgpuKernelChoice';
 
 export interface InitBackendOptions {
@@ -63,6 +65,8 @@ let webgpuSoftware = false;
 const gpuErrorListeners = new Set<(message: string) => void>();
 let wasmConfigured = false;
 let wasmThreadsWanted = 1;
+/** Threads the wasm SIMD GEMM runs on (the caller + helpers started with the backend). */
+let wasmGemmThreads = 1;
 let wasmMatMulInstalled = false;
 let wasmSplitInstalled = false;
 let wasmIdentityInstalled = false;
@@ -258,6 +262,11 @@ async function startBackend(name: BackendName, measureKernels = true): Promise<v
     throw new Error(`Backend '${name}' could not start: ${initErrors.get(name) ?? 'tfjs reported a failed initialisation'}`);
   }
   await tf.ready();
+  if (name === 'wasm' && wasmMatMulInstalled) {
+    // The SIMD GEMM's helper threads (one per extra core): products it takes use every core, as XNNPACK's do.
+    const memory = wasmBackendMemory(tf.backend());
+    if (memory) wasmGemmThreads = await startGemmHelpers(memory, getThreadsCount() - 1);
+  }
   if (name === 'webgpu' && !stockKernels) {
     if (measureKernels) {
       // Matmul and crop-sampler kernels by measurement on THIS adapter, software or not (webgpuKernelChoice.ts).
@@ -277,7 +286,7 @@ async function startBackend(name: BackendName, measureKernels = true): Promise<v
 function kernelsFor(name: BackendName): string[] {
   if (name === 'wasm' && wasmMatMulInstalled) {
     return [
-      'BatchMatMul → XNNPACK for transposed/batched products (small batched pairs: stock loop)',
+      `BatchMatMul and the linear layers' _FusedMatMul → SIMD GEMM on ${wasmGemmThreads} thread${wasmGemmThreads === 1 ? '' : 's'} (other transposed/batched products: XNNPACK; small batched pairs: SIMD batch kernel)`,
       ...(wasmSplitInstalled ? ['SplitV (last axis) → SIMD row-block copy'] : []),
       ...(wasmIdentityInstalled ? ['Identity → shared buffer (no copy)'] : []),
     ];

@@ -5,8 +5,9 @@
 // call. This layer sends those back to the stock kernel and everything else on to the XNNPACK paths.
 // Batches of small products and matrix-vector products (sums written as matmuls) that fit the WebAssembly SIMD
 // kernel (src/kernels/wasmSimdBatchMatMul.ts) go there instead: one call for the whole batch, ~10× the stock loop.
-import { BatchMatMul, getKernel, registerKernel, unregisterKernel, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { simdBatchMatMulOnWasm } from '../kernels/wasmSimdBatchMatMul';
+import { _FusedMatMul, BatchMatMul, getKernel, registerKernel, unregisterKernel, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { simdBatchMatMulOnWasm, simdFlavour, wasmBackendMemory } from '../kernels/wasmSimdBatchMatMul';
+import { gemmFits, gemmThreads, simdGemmOnWasm, type GemmShape } from '../kernels/wasmSimdGemm';
 
 const MARK = Symbol.for('voco.wasmMatMulPolicy');
 
@@ -27,6 +28,50 @@ let simdEnabled = true;
 /** Benchmarks: route small batched products to the stock loop (false) instead of the SIMD kernel (true, default). */
 export function useWasmSimdBatchMatMul(enable: boolean): void {
   simdEnabled = enable;
+}
+
+/**
+ * Which single (unbatched) products the cache-blocked SIMD GEMM (src/kernels/wasmSimdGemm.ts, its tasks shared with
+ * helper threads where the heap is shared) takes from XNNPACK: none, the weight gradients xᵀ·dy only (a transposed
+ * left operand: XNNPACK needs an explicit transpose and packs the big dy), or every product it fits, the forward's
+ * fused bias included.
+ */
+export type WasmGemmMode = 'off' | 'weightGrads' | 'all';
+let gemmMode: WasmGemmMode = 'all';
+/** Benchmarks' A/B: which products the SIMD GEMM takes (default 'all'). */
+export function useWasmSimdGemm(mode: WasmGemmMode): void {
+  gemmMode = mode;
+}
+export function wasmSimdGemmMode(): WasmGemmMode {
+  return gemmMode;
+}
+
+// Off by default: measured (interleaved A/B, load 5.6) the step 0.94× (median) as fast with attention's [44, 64, 64]
+// batches on the GEMM's threads as on the one-thread batch kernel (88 tasks of 0.26 MFLOP: the sharing costs more).
+let gemmBatchedEnabled = false;
+/** Benchmarks' A/B: attention's batches of small products on the GEMM's threads (true) or the one-thread batch kernel (false, default). */
+export function useWasmSimdGemmBatched(enable: boolean): void {
+  gemmBatchedEnabled = enable;
+}
+
+/** Whether the SIMD GEMM should take this (unbatched, float32) product under the current mode. */
+export function gemmTakes(s: GemmShape): boolean {
+  if (gemmMode === 'off' || !gemmFits(s)) return false;
+  // A transposed B is repacked (k·n moves) for m rows of work: not worth it for a few rows (the head's 22-row
+  // dX = dY·Wᵀ against a 1024² W: measured 28 ms per call, mostly the repack), which thinTimesTransposed serves.
+  if (s.transposeB && s.m < GEMM_MIN_ROWS_TRANSPOSED_B) return false;
+  return gemmMode === 'all' || s.transposeA;
+}
+/** Fewest rows for which the GEMM takes a product with a transposed B. */
+export const GEMM_MIN_ROWS_TRANSPOSED_B = 128;
+
+/** The GEMM's product on the wasm backend, or null when it cannot run here (no SIMD, no memory handle). */
+function gemmOnWasm(backend: unknown, a: TensorInfo, b: TensorInfo, s: GemmShape, bias: TensorInfo | null): TensorInfo | null {
+  const flavour = simdFlavour();
+  const memory = flavour.simd ? wasmBackendMemory(backend) : null;
+  if (!memory) return null;
+  const out = simdGemmOnWasm(backend, memory, flavour.relaxed, a, b, s, bias);
+  return out as TensorInfo | null;
 }
 
 /** Few rows against a wide right operand: worth computing the product the other way round. */
@@ -65,13 +110,23 @@ export function installWasmMatMulPolicy(stock: KernelConfig): boolean {
       if (simdEnabled && a.dtype === 'float32' && b.dtype === 'float32') {
         const batchA = util.sizeFromShape(a.shape.slice(0, -2));
         const batchB = util.sizeFromShape(b.shape.slice(0, -2));
-        const out = simdBatchMatMulOnWasm(args.backend, a, b, { batch, batchA, batchB, m, k, n, transposeA, transposeB });
+        const shape = { batch, batchA, batchB, m, k, n, transposeA, transposeB };
+        // Attention's batches of small products on the GEMM's threads (A/B only, see gemmBatchedEnabled).
+        const out = (gemmBatchedEnabled && batch > 1 && gemmThreads() > 1 && gemmMode !== 'off' && gemmFits(shape) && gemmOnWasm(args.backend, a, b, shape, null)) ||
+          simdBatchMatMulOnWasm(args.backend, a, b, shape);
         if (out) {
           const outShape = [...(batchA >= batchB ? a.shape : b.shape).slice(0, -2), m, n];
           return { dataId: out.dataId, dtype: 'float32', shape: outShape } as TensorInfo;
         }
       }
       return stockFunc(args);
+    }
+    if (batch === 1 && a.dtype === 'float32' && b.dtype === 'float32') {
+      const s: GemmShape = { batch: 1, batchA: 1, batchB: 1, m, k, n, transposeA, transposeB };
+      if (gemmTakes(s)) {
+        const out = gemmOnWasm(args.backend, a, b, s, null);
+        if (out) return { dataId: out.dataId, dtype: 'float32', shape: [...(a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2), m, n] } as TensorInfo;
+      }
     }
     if (batch === 1 && !transposeA && transposeB && isThin(m, n)) return thinTimesTransposed(args, a, b, m, k, n);
     return fast(args);
@@ -104,5 +159,43 @@ export function installWasmMatMulPolicy(stock: KernelConfig): boolean {
   (config as unknown as Record<symbol, boolean>)[MARK] = true;
   unregisterKernel(BatchMatMul, 'wasm');
   registerKernel(config);
+  installFusedGemm();
   return true;
+}
+
+/**
+ * The linear layers' forward (src/model/layers/linear.ts: tf.fused.matMul with a bias, no activation) on the SIMD
+ * GEMM, the bias loaded as the accumulators' start; everything else stays on tfjs's _FusedMatMul (XNNPACK).
+ */
+function installFusedGemm(): void {
+  const current = getKernel(_FusedMatMul, 'wasm');
+  if (!current || (current as unknown as Record<symbol, boolean>)[MARK]) return;
+  const original = current.kernelFunc;
+  const fused: KernelFunc = (args) => {
+    const a = args.inputs.a as TensorInfo;
+    const b = args.inputs.b as TensorInfo;
+    const bias = (args.inputs.bias as TensorInfo | undefined) ?? null;
+    const prelu = args.inputs.preluActivationWeights as TensorInfo | undefined;
+    const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation?: string };
+    const batch = Math.max(util.sizeFromShape(a.shape.slice(0, -2)), util.sizeFromShape(b.shape.slice(0, -2)));
+    const [ra, ca] = a.shape.slice(-2);
+    const [rb, cb] = b.shape.slice(-2);
+    const m = transposeA ? ca : ra;
+    const k = transposeA ? ra : ca;
+    const n = transposeB ? rb : cb;
+    const plain = (activation === undefined || activation === 'linear') && !prelu;
+    const biasRow = !bias || (bias.dtype === 'float32' && util.sizeFromShape(bias.shape) === n && bias.shape[bias.shape.length - 1] === n);
+    if (plain && biasRow && batch === 1 && a.dtype === 'float32' && b.dtype === 'float32') {
+      const s: GemmShape = { batch: 1, batchA: 1, batchB: 1, m, k, n, transposeA, transposeB };
+      if (gemmMode === 'all' && gemmFits(s)) {
+        const out = gemmOnWasm(args.backend, a, b, s, bias);
+        if (out) return { dataId: out.dataId, dtype: 'float32', shape: [...(a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2), m, n] } as TensorInfo;
+      }
+    }
+    return original(args);
+  };
+  const config: KernelConfig = { ...current, kernelFunc: fused };
+  (config as unknown as Record<symbol, boolean>)[MARK] = true;
+  unregisterKernel(_FusedMatMul, 'wasm');
+  registerKernel(config);
 }

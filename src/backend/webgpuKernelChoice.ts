@@ -1,6 +1,6 @@
 // Which WebGPU kernels serve this device, chosen by MEASUREMENT on whatever adapter it is (software or a real GPU):
-// - BatchMatMul: tfjs's own programs vs our register-tiled program (src/kernels/matMulRegisterTiled.ts), and its
-//   subgroup variant where the adapter offers `subgroups`; and, ONLY when the run opts in to half-precision storage
+// - BatchMatMul: tfjs's own programs vs our register-tiled program (src/kernels/matMulRegisterTiled.ts), its pairs
+//   variant (vec2 loads, two k per step; identical sums), its subgroup variant where the adapter offers `subgroups`; and, ONLY when the run opts in to half-precision storage
 //   (it rounds matmul operands to f16, so it changes the numbers), the packed-f16 variant (matMulPackedHalf.ts) and
 //   its native `shader-f16` form where the adapter offers that;
 // - the crop sampler's launch shape (workgroup size × values per invocation).
@@ -33,15 +33,20 @@ const memo = new Map<string, WebGpuKernelChoice>();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /**
- * Median ms of `run` (which returns a tensor to wait on) over `rounds` after one warm-up call. A candidate whose
- * warm-up already takes more than 4× `best` (the best median so far) is not timed further: its warm-up time stands.
+ * Median ms of `run` (which returns a tensor to wait on) over `rounds` after `warmups` warm-up calls. A candidate whose
+ * last warm-up still takes more than 4× `best` (the best median so far) is not timed further: that time stands. Our
+ * own programs get two warm-ups (the first compiles shaders, which can cost several runs' worth); tfjs's one, since
+ * on a software adapter each of its calls costs seconds.
  */
-async function timeIt(run: () => tf.Tensor, rounds: number, best = Infinity): Promise<number> {
-  const w0 = performance.now();
-  const warm = run();
-  await warm.data();
-  warm.dispose();
-  const warmMs = performance.now() - w0;
+async function timeIt(run: () => tf.Tensor, rounds: number, best = Infinity, warmups = 1): Promise<number> {
+  let warmMs = Infinity;
+  for (let i = 0; i < warmups; i++) {
+    const w0 = performance.now();
+    const warm = run();
+    await warm.data();
+    warm.dispose();
+    warmMs = performance.now() - w0;
+  }
   if (warmMs > 4 * best) return warmMs;
   const ms: number[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -66,14 +71,14 @@ export async function measureWebGpuKernels(features: readonly string[], rounds =
   const w = tf.randomUniform([128, 384], -1, 1, 'float32', 2);
   const dy = tf.randomUniform([512, 384], -1, 1, 'float32', 3);
   // Ours first: on a software adapter tfjs's is ~10× slower and is then cut short after its warm-up.
-  const candidates: MatMulChoice[] = ['tiled', ...(features.includes('subgroups') ? (['tiled-subgroups'] as const) : []),
+  const candidates: MatMulChoice[] = ['tiled', 'tiled-pairs', ...(features.includes('subgroups') ? (['tiled-subgroups'] as const) : []),
     ...(halfPrecision ? halfCandidates(features) : []), 'tfjs'];
   try {
     for (const c of candidates) {
       useRegisterTiledMatMul(c !== 'tfjs');
       if (c !== 'tfjs') setRegisterTiledVariant(c);
       const best = Math.min(...Object.values(matmulMs));
-      matmulMs[c] = await timeIt(() => tf.tidy(() => tf.add(tf.matMul(x, w), tf.sum(tf.matMul(x, dy, true, false)))), rounds, best);
+      matmulMs[c] = await timeIt(() => tf.tidy(() => tf.add(tf.matMul(x, w), tf.sum(tf.matMul(x, dy, true, false)))), rounds, best, c === 'tfjs' ? 1 : 2);
     }
   } finally {
     tf.dispose([x, w, dy]);

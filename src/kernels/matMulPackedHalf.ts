@@ -43,87 +43,96 @@ export class MatMulPackedHalfProgram implements WebGPUProgram {
   }
 
   getUserCode(): string {
-    const rows = Array.from({ length: ROWS }, (_, i) => i);
-    const ta = this.transposeA, tb = this.transposeB;
-    // A word of a packed operand as two float32 values (low half first).
-    const dec = (expr: string) => (this.storage === 'native' ? `vec2<f32>(${expr})` : `unpack2x16float(bitcast<u32>(${expr}))`);
-    // op(A)[r, k0], op(A)[r, k0 + 1] for even k0 (kp = k0 / 2). Untransposed: one word. Transposed (A stored [K, M]):
-    // two values from two rows of storage.
-    const aPair = (r: string) => (ta
-      ? `vec2<f32>(halfAtA(aBase + k0 * WA, ${r}), halfAtA(aBase + (k0 + 1) * WA, ${r}))`
-      : dec(`A[aBase + ${r} * WA + kp]`));
-    const aTail = (r: string) => (ta ? `halfAtA(aBase + k0 * WA, ${r})` : `${dec(`A[aBase + ${r} * WA + kp]`)}.x`);
-    // op(B)[k0 .. k0+1, c0 .. c3] as two vec4s. Untransposed (B stored [K, N]): two words per k (c0 is a multiple
-    // of 4, so c0 / 2 starts a word). Transposed (B stored [N, K]): one word per column gives both k.
-    const bPairs = tb
-      ? `let v0 = ${dec('B[bBase + c0 * WB + kp]')};
-          let v1 = ${dec('B[bBase + c1 * WB + kp]')};
-          let v2 = ${dec('B[bBase + c2 * WB + kp]')};
-          let v3 = ${dec('B[bBase + c3 * WB + kp]')};
-          let b0 = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
-          let b1 = vec4<f32>(v0.y, v1.y, v2.y, v3.y);`
-      : `let b0 = vec4<f32>(${dec('B[bBase + k0 * WB + cw0]')}, ${dec('B[bBase + k0 * WB + cw1]')});
-          let b1 = vec4<f32>(${dec('B[bBase + (k0 + 1) * WB + cw0]')}, ${dec('B[bBase + (k0 + 1) * WB + cw1]')});`;
-    const bTail = tb
-      ? `let b0 = vec4<f32>(${dec('B[bBase + c0 * WB + kp]')}.x, ${dec('B[bBase + c1 * WB + kp]')}.x, ${dec('B[bBase + c2 * WB + kp]')}.x, ${dec('B[bBase + c3 * WB + kp]')}.x);`
-      : `let b0 = vec4<f32>(${dec('B[bBase + k0 * WB + cw0]')}, ${dec('B[bBase + k0 * WB + cw1]')});`;
     const native = this.storage === 'native';
-    return `
-      ${native ? `enable f16;\n      ${RETYPE_MARK} A B` : ''}
-      fn halfAtA(rowBase : i32, col : i32) -> f32 {
-        return ${dec('A[rowBase + (col >> 1u)]')}[col & 1];
-      }
-
-      fn main() {
-        let M = uniforms.dimM;
-        let K = uniforms.dimK;
-        let N = uniforms.dimN;
-        let WA = uniforms.wordsA;
-        let WB = uniforms.wordsB;
-        let col0 = i32(globalId.x) * ${COLS};
-        let row0 = i32(globalId.y) * ${ROWS};
-        let batch = i32(globalId.z);
-        if (col0 >= N || row0 >= M) { return; }
-        let aBase = select(batch, 0, uniforms.batchA == 1) * ${ta ? 'K' : 'M'} * WA;
-        let bBase = select(batch, 0, uniforms.batchB == 1) * ${tb ? 'N' : 'K'} * WB;
-        // Rows/columns past the edge read a valid clamped element and are never written.
-        ${rows.map((i) => `let r${i} = min(row0 + ${i}, M - 1);`).join('\n        ')}
-        let c0 = col0;
-        let c1 = min(col0 + 1, N - 1);
-        let c2 = min(col0 + 2, N - 1);
-        let c3 = min(col0 + 3, N - 1);
-        let cw0 = col0 / 2;
-        let cw1 = min(cw0 + 1, WB - 1);
-        ${rows.map((i) => `var acc${i} = vec4<f32>(0.0);`).join('\n        ')}
-        // k in order, two per step: the float32 sums round exactly as the CPU twin's.
-        let pairs = K / 2;
-        for (var kp = 0; kp < pairs; kp++) {
-          let k0 = 2 * kp;
-          ${bPairs}
-          ${rows.map((i) => `let a${i} = ${aPair(`r${i}`)};
-          acc${i} = fma(vec4<f32>(a${i}.x), b0, acc${i});
-          acc${i} = fma(vec4<f32>(a${i}.y), b1, acc${i});`).join('\n          ')}
-        }
-        if (K % 2 == 1) {
-          let kp = pairs;
-          let k0 = 2 * kp;
-          ${bTail}
-          ${rows.map((i) => `acc${i} = fma(vec4<f32>(${aTail(`r${i}`)}), b0, acc${i});`).join('\n          ')}
-        }
-        let outBase = batch * M * N;
-        ${rows.map((i) => `writeRowHalf(outBase, row0 + ${i}, col0, M, N, acc${i});`).join('\n        ')}
-      }
-
-      fn writeRowHalf(outBase : i32, row : i32, col0 : i32, M : i32, N : i32, acc : vec4<f32>) {
-        if (row >= M) { return; }
-        let at = outBase + row * N + col0;
-        setOutputAtIndex(at, acc.x);
-        if (col0 + 1 < N) { setOutputAtIndex(at + 1, acc.y); }
-        if (col0 + 2 < N) { setOutputAtIndex(at + 2, acc.z); }
-        if (col0 + 3 < N) { setOutputAtIndex(at + 3, acc.w); }
-      }
-    `;
+    return pairedMatMulCode(this.transposeA, this.transposeB,
+      (expr) => (native ? `vec2<f32>(${expr})` : `unpack2x16float(bitcast<u32>(${expr}))`),
+      native ? `enable f16;\n      ${RETYPE_MARK} A B` : '');
   }
+}
+
+/**
+ * The paired-k register-tiled matmul body (8×4 outputs per invocation, k two at a time): A and B are arrays whose
+ * element holds two consecutive values of a stored row (`words` per row, uniforms wordsA/wordsB) and `dec` turns one
+ * element into a vec2<f32>. Shared by the half-precision storages here and the float32 pairs program
+ * (matMulRegisterTiled.ts, vec2<f32> elements).
+ */
+export function pairedMatMulCode(ta: boolean, tb: boolean, dec: (expr: string) => string, header = ''): string {
+  const rows = Array.from({ length: ROWS }, (_, i) => i);
+  // op(A)[r, k0], op(A)[r, k0 + 1] for even k0 (kp = k0 / 2). Untransposed: one word. Transposed (A stored [K, M]):
+  // two values from two rows of storage.
+  const aPair = (r: string) => (ta
+    ? `vec2<f32>(pairAtA(aBase + k0 * WA, ${r}), pairAtA(aBase + (k0 + 1) * WA, ${r}))`
+    : dec(`A[aBase + ${r} * WA + kp]`));
+  const aTail = (r: string) => (ta ? `pairAtA(aBase + k0 * WA, ${r})` : `${dec(`A[aBase + ${r} * WA + kp]`)}.x`);
+  // op(B)[k0 .. k0+1, c0 .. c3] as two vec4s. Untransposed (B stored [K, N]): two words per k (c0 is a multiple
+  // of 4, so c0 / 2 starts a word). Transposed (B stored [N, K]): one word per column gives both k.
+  const bPairs = tb
+    ? `let v0 = ${dec('B[bBase + c0 * WB + kp]')};
+        let v1 = ${dec('B[bBase + c1 * WB + kp]')};
+        let v2 = ${dec('B[bBase + c2 * WB + kp]')};
+        let v3 = ${dec('B[bBase + c3 * WB + kp]')};
+        let b0 = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
+        let b1 = vec4<f32>(v0.y, v1.y, v2.y, v3.y);`
+    : `let b0 = vec4<f32>(${dec('B[bBase + k0 * WB + cw0]')}, ${dec('B[bBase + k0 * WB + cw1]')});
+        let b1 = vec4<f32>(${dec('B[bBase + (k0 + 1) * WB + cw0]')}, ${dec('B[bBase + (k0 + 1) * WB + cw1]')});`;
+  const bTail = tb
+    ? `let b0 = vec4<f32>(${dec('B[bBase + c0 * WB + kp]')}.x, ${dec('B[bBase + c1 * WB + kp]')}.x, ${dec('B[bBase + c2 * WB + kp]')}.x, ${dec('B[bBase + c3 * WB + kp]')}.x);`
+    : `let b0 = vec4<f32>(${dec('B[bBase + k0 * WB + cw0]')}, ${dec('B[bBase + k0 * WB + cw1]')});`;
+  return `
+    ${header}
+    fn pairAtA(rowBase : i32, col : i32) -> f32 {
+      return ${dec('A[rowBase + (col >> 1u)]')}[col & 1];
+    }
+
+    fn main() {
+      let M = uniforms.dimM;
+      let K = uniforms.dimK;
+      let N = uniforms.dimN;
+      let WA = uniforms.wordsA;
+      let WB = uniforms.wordsB;
+      let col0 = i32(globalId.x) * ${COLS};
+      let row0 = i32(globalId.y) * ${ROWS};
+      let batch = i32(globalId.z);
+      if (col0 >= N || row0 >= M) { return; }
+      let aBase = select(batch, 0, uniforms.batchA == 1) * ${ta ? 'K' : 'M'} * WA;
+      let bBase = select(batch, 0, uniforms.batchB == 1) * ${tb ? 'N' : 'K'} * WB;
+      // Rows/columns past the edge read a valid clamped element and are never written.
+      ${rows.map((i) => `let r${i} = min(row0 + ${i}, M - 1);`).join('\n        ')}
+      let c0 = col0;
+      let c1 = min(col0 + 1, N - 1);
+      let c2 = min(col0 + 2, N - 1);
+      let c3 = min(col0 + 3, N - 1);
+      let cw0 = col0 / 2;
+      let cw1 = min(cw0 + 1, WB - 1);
+      ${rows.map((i) => `var acc${i} = vec4<f32>(0.0);`).join('\n        ')}
+      // k in order, two per step: the float32 sums round exactly as the CPU twin's.
+      let pairs = K / 2;
+      for (var kp = 0; kp < pairs; kp++) {
+        let k0 = 2 * kp;
+        ${bPairs}
+        ${rows.map((i) => `let a${i} = ${aPair(`r${i}`)};
+        acc${i} = fma(vec4<f32>(a${i}.x), b0, acc${i});
+        acc${i} = fma(vec4<f32>(a${i}.y), b1, acc${i});`).join('\n          ')}
+      }
+      if (K % 2 == 1) {
+        let kp = pairs;
+        let k0 = 2 * kp;
+        ${bTail}
+        ${rows.map((i) => `acc${i} = fma(vec4<f32>(${aTail(`r${i}`)}), b0, acc${i});`).join('\n          ')}
+      }
+      let outBase = batch * M * N;
+      ${rows.map((i) => `writeRowPaired(outBase, row0 + ${i}, col0, M, N, acc${i});`).join('\n        ')}
+    }
+
+    fn writeRowPaired(outBase : i32, row : i32, col0 : i32, M : i32, N : i32, acc : vec4<f32>) {
+      if (row >= M) { return; }
+      let at = outBase + row * N + col0;
+      setOutputAtIndex(at, acc.x);
+      if (col0 + 1 < N) { setOutputAtIndex(at + 1, acc.y); }
+      if (col0 + 2 < N) { setOutputAtIndex(at + 2, acc.z); }
+      if (col0 + 3 < N) { setOutputAtIndex(at + 3, acc.w); }
+    }
+  `;
 }
 
 /**

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { castToHalfWebgpu } from './castToHalf';
-import { matMulPackedHalfWebgpu } from './matMulPackedHalf';
+import { matMulPackedHalfWebgpu, pairedMatMulCode } from './matMulPackedHalf';
 
 const ROWS = 8;
 const COLS = 4;
@@ -159,11 +159,39 @@ export class MatMulRegisterTiledSubgroupProgram implements WebGPUProgram {
 }
 
 /**
- * Which register-tiled program serves BatchMatMul while the replacement is active. The f16 ones round both operands
+ * Pairs variant (float32, exact): the same 8×4 block, but operands bound as vec2<f32> (two consecutive values of a
+ * stored row per load) and k two at a time, the loop of the half-precision program (pairedMatMulCode in
+ * matMulPackedHalf.ts) on float32 storage. Sums in the same k order as the plain program, so results are identical;
+ * only the loads differ. Needs an even number of columns in both stored operands (else the plain program runs).
+ */
+export class MatMulRegisterTiledPairsProgram implements WebGPUProgram {
+  variableNames = ['A', 'B'];
+  variableComponents = [2, 2];
+  uniforms = 'dimM : i32, dimK : i32, dimN : i32, batchA : i32, batchB : i32, wordsA : i32, wordsB : i32,';
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [2], y: [1], z: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [8, 8, 1];
+
+  constructor(batch: number, m: number, n: number, private transposeA: boolean, private transposeB: boolean) {
+    this.outputShape = [batch, m, n];
+    this.dispatch = [Math.ceil(n / COLS / 8), Math.ceil(m / ROWS / 8), batch];
+    this.shaderKey = `vocoMatMulRegTiledPairs_${transposeA}_${transposeB}`;
+  }
+
+  getUserCode(): string {
+    return pairedMatMulCode(this.transposeA, this.transposeB, (expr) => expr);
+  }
+}
+
+/**
+ * Which register-tiled program serves BatchMatMul while the replacement is active ('tiled-pairs': the pairs program
+ * where both operands have an even number of columns, the plain one otherwise). The f16 ones round both operands
  * to half precision (cast, then matMulPackedHalf.ts; float32 sums): they change numerics and are only used when a run
  * opts in ('tiled-f16-native' also needs `shader-f16`).
  */
-export type RegisterTiledVariant = 'tiled' | 'tiled-subgroups' | 'tiled-f16' | 'tiled-f16-native';
+export type RegisterTiledVariant = 'tiled' | 'tiled-pairs' | 'tiled-subgroups' | 'tiled-f16' | 'tiled-f16-native';
 let variant: RegisterTiledVariant = 'tiled';
 
 /** Picks the program (the subgroup one needs a device created with the `subgroups` feature). */
@@ -220,11 +248,18 @@ export function registerTiledBatchMatMul({ inputs, backend, attrs }: BatchMatMul
       backend.disposeData(bHalf.dataId);
     }
   }
+  const colsA = a.shape[aRank - 1], colsB = b.shape[bRank - 1];
+  const pairs = variant === 'tiled-pairs' && colsA % 2 === 0 && colsB % 2 === 0;
   const program = variant === 'tiled-subgroups'
     ? new MatMulRegisterTiledSubgroupProgram(batch, m, n, transposeA, transposeB)
-    : new MatMulRegisterTiledProgram(batch, m, n, transposeA, transposeB);
+    : pairs ? new MatMulRegisterTiledPairsProgram(batch, m, n, transposeA, transposeB) : new MatMulRegisterTiledProgram(batch, m, n, transposeA, transposeB);
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   if (program.dispatch.some((d) => d > limit)) return null;
+  if (pairs) {
+    const uniforms = [m, innerA, n, batchA, batchB, colsA / 2, colsB / 2].map((v) => ({ type: 'int32', data: [v] }));
+    const out = backend.runWebGPUProgram(program, [a3d, b3d], 'float32', uniforms);
+    return { dataId: out.dataId, dtype: out.dtype, shape: outShape };
+  }
   const uniforms = [m, innerA, n, batchA, batchB].map((v) => ({ type: 'int32', data: [v] }));
   const out = backend.runWebGPUProgram(program, [a3d, b3d], 'float32', uniforms);
   return { dataId: out.dataId, dtype: out.dtype, shape: outShape };

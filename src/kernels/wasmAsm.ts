@@ -57,6 +57,7 @@ export const op = {
   i32LtS: () => [0x48],
   i32GtS: () => [0x4a],
   i32GeS: () => [0x4e],
+  i32LeS: () => [0x4c],
   i32Add: () => [0x6a],
   i32Sub: () => [0x6b],
   i32Mul: () => [0x6c],
@@ -70,6 +71,8 @@ export const op = {
   // SIMD (prefix 0xfd, LEB-encoded sub-opcode). Loads/stores use alignment hint 2 (4 bytes): float32 data.
   v128Load: (offset = 0) => [0xfd, ...uleb(0x00), 2, ...uleb(offset)],
   v128Store: (offset = 0) => [0xfd, ...uleb(0x0b), 2, ...uleb(offset)],
+  /** Loads one f32 and fills all four lanes with it (one broadcast load on x86). */
+  v128Load32Splat: (offset = 0) => [0xfd, ...uleb(0x09), 2, ...uleb(offset)],
   f32x4Splat: () => [0xfd, ...uleb(0x13)],
   f32x4ExtractLane: (lane: number) => [0xfd, ...uleb(0x1f), lane],
   f32x4Add: () => [0xfd, ...uleb(0xe4)],

@@ -20,6 +20,8 @@ export const train = (handle: number, req: TrainBenchRequest) => call(handle, { 
 export const crop = (handle: number) => call(handle, { cmd: 'crop' });
 /** Interleaved A/B of kernel switches on one trainer (see abSteps in workers/bench.worker.ts). */
 export const ab = (handle: number, req: Record<string, unknown>) => call(handle, { cmd: 'ab', req });
+/** Per-kernel profiles under kernel switches, interleaved (see profileAb in workers/bench.worker.ts). */
+export const profileAb = (handle: number, req: Record<string, unknown>) => call(handle, { cmd: 'profileAb', req });
 /** GB/s of y = −x over `floats` values (the roofline's memory ceiling). */
 export const bandwidth = (handle: number, floats = 4 * 2 ** 20, budgetMs = 600) => call(handle, { cmd: 'bandwidth', floats, budgetMs });
 export const switches = (handle: number, s: Record<string, unknown>) => call(handle, { cmd: 'switches', switches: s });

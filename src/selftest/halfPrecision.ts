@@ -51,6 +51,8 @@ export interface HalfParityReport {
   castWords: number;
   castMismatches: string[];
   cases: HalfCaseReport[];
+  /** The float32 pairs variant (the f16 programs' loop on float32) against the plain program: values that differ. */
+  pairs: { name: string; values: number; differing: number; programRan: boolean }[];
   /** Why the native variant did not run (the adapter lacks shader-f16), or null when it ran. */
   nativeSkipped: string | null;
   gpuErrors: string[];
@@ -67,6 +69,33 @@ async function runCases(storage: HalfStorage): Promise<HalfCaseReport[]> {
     tf.dispose([a, b, pa, pb, y]);
     const keys = Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
     out.push({ name: c.name, storage, programRan: keys.some((k) => k.startsWith(`vocoMatMulHalf_${storage}_${c.ta}_${c.tb}`)), ...checkHalfMatMul(got, av, c.a, bv, c.b, c.ta, c.tb) });
+  }
+  return out;
+}
+
+/** 'tiled-pairs' vs 'tiled' on even-column operands, every transpose case and a batch: identical sums expected. */
+async function pairsAgainstPlain(): Promise<HalfParityReport['pairs']> {
+  const wasActive = registerTiledMatMulActive(), wasVariant = registerTiledVariant();
+  const out: HalfParityReport['pairs'] = [];
+  try {
+    useRegisterTiledMatMul(true);
+    for (const [name, as, bs, ta, tb] of [
+      ['14×10 · 10×6', [14, 10], [10, 6], false, false], ['transposeA, odd K = 7', [7, 14], [7, 6], true, false],
+      ['transposeB, N = 5', [13, 10], [5, 10], false, true], ['both transposed', [10, 14], [6, 10], true, true],
+      ['batch 3 · 130×64 · 64×72', [3, 130, 64], [3, 64, 72], false, false],
+    ] as [string, number[], number[], boolean, boolean][]) {
+      const a = tf.tensor(pseudoRandom(as.reduce((x, y) => x * y), 5), as), b = tf.tensor(pseudoRandom(bs.reduce((x, y) => x * y), 6), bs);
+      setRegisterTiledVariant('tiled');
+      const plain = await tf.matMul(a, b, ta, tb).data();
+      setRegisterTiledVariant('tiled-pairs');
+      const got = await tf.matMul(a, b, ta, tb).data();
+      tf.dispose([a, b]);
+      const keys = Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
+      out.push({ name, values: got.length, differing: got.filter((v, i) => v !== plain[i]).length, programRan: keys.some((k) => k.startsWith(`vocoMatMulRegTiledPairs_${ta}_${tb}`)) });
+    }
+  } finally {
+    useRegisterTiledMatMul(wasActive);
+    setRegisterTiledVariant(wasVariant);
   }
   return out;
 }
@@ -89,8 +118,9 @@ export async function parity(): Promise<HalfParityReport> {
     let nativeSkipped: string | null = null;
     if (device.features.has('shader-f16')) cases.push(...(await runCases('native')));
     else nativeSkipped = `adapter "${adapter.text}" does not offer shader-f16 (adapter features: ${adapter.adapterFeatures.join(', ') || 'none'})`;
+    const pairs = await pairsAgainstPlain();
     await device.queue.onSubmittedWorkDone();
-    return { ran: tf.getBackend(), adapter, castWords: want.length, castMismatches, cases, nativeSkipped, gpuErrors: [...errors] };
+    return { ran: tf.getBackend(), adapter, castWords: want.length, castMismatches, cases, pairs, nativeSkipped, gpuErrors: [...errors] };
   } finally {
     stop();
   }
@@ -155,7 +185,7 @@ async function timeInterleaved(list: Timed[], rounds: number, perRound: number):
 
 /**
  * f32 register-tiled vs half-precision storage at square sizes, on the studio's WebGPU device:
- * 'f32 tiled' (the float32 program), 'f16 packed (pre-cast)' (operands already stored as packed halves: the storage
+ * 'f32 tiled' (the float32 program), 'f32 pairs' (its pairs variant: the f16 programs' loop on float32), 'f16 packed (pre-cast)' (operands already stored as packed halves: the storage
  * gain alone), 'f16 packed + cast' (the BatchMatMul variant a run gets: casts both float32 operands every call),
  * and the same two for 'native f16' where the adapter has shader-f16; tfjs's own program for reference.
  */
@@ -178,6 +208,8 @@ export async function bench(sizes: number[] = [256, 512], opts: { rounds?: numbe
       const flop = 2 * n ** 3;
       const variants: (Timed & { bytesPerValue: number })[] = [
         { name: 'f32 tiled', bytesPerValue: 4, run: () => tf.matMul(a, b), setup: 'tiled' },
+        // The f16 programs' loop (vec2 loads, two k per step) on float32: separates the loop's gain from the bytes'.
+        { name: 'f32 pairs', bytesPerValue: 4, run: () => tf.matMul(a, b), setup: 'tiled-pairs' },
         { name: 'f16 packed (pre-cast)', bytesPerValue: 2, run: () => matMulPackedHalf(pa, pb, { transposeA: false, transposeB: false, colsA: n, colsB: n }) },
         { name: 'f16 packed + cast', bytesPerValue: 2, run: () => tf.matMul(a, b), setup: 'tiled-f16' },
         ...(natives ? [

@@ -9,6 +9,8 @@ import { adamwUpdateInPlace, fusedAdamW, fusedAdamWRuns, type AdamWHyper } from 
 import * as ln from '../kernels/layerNormRows';
 import * as gelu from '../kernels/geluTanh';
 import * as sm from '../kernels/softmaxRows';
+import * as gemm from '../kernels/wasmSimdGemm';
+import { gemmHelperTasks, useGemmHelpers } from '../kernels/wasmSimdGemmThreads';
 
 const values = (n: number, salt: number, scale = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.613 + salt) * scale * (1 + (i % 4) * 0.25));
 
@@ -230,4 +232,59 @@ export async function fusedRowKernelsParity(): Promise<{ ran: string; shared: bo
     push('softmax dx', dx, want.dx, ran);
   }
   return { ran: tf.getBackend(), shared, cases };
+}
+
+/** tol: 1e-5, or 5e-5 where k > 1000 (float32 sums over 1408 or 1024 products against float64 sums in the twin). */
+export interface GemmParityCase { name: string; relaxed: boolean; threads: number; maxRelErr: number; gemmRan: boolean; tol: number }
+
+/**
+ * On the studio's wasm backend (threaded, heap shared): the cache-blocked SIMD GEMM at the default preset's linear-layer
+ * shapes (dW = xᵀ·dy, dX = dy·Wᵀ, the forward with its bias through tf.fused.matMul, a 22-row product) against its CPU
+ * twin, with the helper threads and without, plain and (where validated) relaxed SIMD. `helperTasks`: tasks the
+ * helper threads ran during the helper cases.
+ */
+export async function simdGemmParity(): Promise<{ ran: string; shared: boolean; threads: number; helperTasks: number; cases: GemmParityCase[] }> {
+  await initBackend('wasm', { useStore: false });
+  const memory = simd.wasmBackendMemory(tf.backend());
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory?.buffer instanceof SharedArrayBuffer;
+  const threads = gemm.gemmThreads();
+  const support = simd.simdSupport();
+  const one = { batch: 1, batchA: 1, batchB: 1 };
+  const shapes: [string, gemm.GemmShape, boolean][] = [
+    ['dW fc1 [1408,128]ᵀ·[1408,512]', { ...one, m: 128, k: 1408, n: 512, transposeA: true, transposeB: false }, false],
+    ['dW fc2 [1408,512]ᵀ·[1408,128]', { ...one, m: 512, k: 1408, n: 128, transposeA: true, transposeB: false }, false],
+    ['dX fc1 [1408,512]·[128,512]ᵀ', { ...one, m: 1408, k: 512, n: 128, transposeA: false, transposeB: true }, false],
+    ['forward qkv [1408,128]·[128,384] + bias (fused)', { ...one, m: 1408, k: 128, n: 384, transposeA: false, transposeB: false }, true],
+    ['22 rows [22,1024]·[1024,1024]', { ...one, m: 22, k: 1024, n: 1024, transposeA: false, transposeB: false }, false],
+    ['aᵀ·bᵀ, odd m [300,203]ᵀ·[40,300]ᵀ', { ...one, m: 203, k: 300, n: 40, transposeA: true, transposeB: true }, false],
+  ];
+  const cases: GemmParityCase[] = [];
+  const helpedBefore = gemmHelperTasks();
+  try {
+    for (const helpers of [true, false]) {
+      useGemmHelpers(helpers);
+      for (const relaxed of [false, ...(support.relaxed ? [true] : [])]) {
+        simd.setSimdRelaxed(relaxed);
+        for (const [name, s, withBias] of shapes) {
+          const av = values(s.m * s.k, 1);
+          const bv = values(s.k * s.n, 2);
+          const biasv = values(s.n, 3);
+          const before = gemm.gemmProductsRun;
+          const y = tf.tidy(() => {
+            const a = tf.tensor2d(av, s.transposeA ? [s.k, s.m] : [s.m, s.k]);
+            const b = tf.tensor2d(bv, s.transposeB ? [s.n, s.k] : [s.k, s.n]);
+            return withBias ? tf.fused.matMul({ a, b, bias: tf.tensor1d(biasv), transposeA: s.transposeA, transposeB: s.transposeB }) : tf.matMul(a, b, s.transposeA, s.transposeB);
+          });
+          const got = (await y.data()) as Float32Array;
+          y.dispose();
+          const want = gemm.gemmReference(av, bv, s, withBias ? biasv : undefined);
+          cases.push({ name, relaxed, threads: gemm.gemmThreads(), maxRelErr: maxRelErr(got, want), gemmRan: gemm.gemmProductsRun === before + 1, tol: s.k > 1000 ? 5e-5 : 1e-5 });
+        }
+      }
+    }
+  } finally {
+    simd.setSimdRelaxed(null);
+    useGemmHelpers(true);
+  }
+  return { ran: tf.getBackend(), shared, threads, helperTasks: gemmHelperTasks() - helpedBefore, cases };
 }

@@ -49,6 +49,11 @@ export interface RunConfig {
   /** Floor of the cosine learning-rate decay. Default 0. */
   minLr?: number;
   /**
+   * Weights of the three loss terms in the total (the reference: 1, 1, 1). Experiment knob of docs/recipe.md
+   * (scripts/recipe-experiment.ts --set); the studio's form does not show it. Default [1, 1, 1].
+   */
+  lossWeights?: [number, number, number];
+  /**
    * Debug/overfit mode: every step reuses the same batch (volumes, crop plan and dropout mask are replayed).
    * Used by the overfit check in the tests; the loss must fall if the gradients are right. Default false.
    */

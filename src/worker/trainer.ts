@@ -485,7 +485,9 @@ export class Trainer {
         const [basesStudent, xStudent] = split(student);
         const [basesTeacher, xTeacher] = split(teacher);
         const out = vocoLosses({ xStudent, basesStudent, xTeacher, basesTeacher, labels, batch: B, sw, bases: nb });
-        const total = poison ? tf.mul(out.total, NaN) : out.total;
+        const w = this.config.lossWeights;
+        const weighted = w && !(w[0] === 1 && w[1] === 1 && w[2] === 1) ? tf.addN([tf.mul(out.intra, w[0]), tf.mul(out.inter, w[1]), tf.mul(out.reg, w[2])]) : out.total;
+        const total = poison ? tf.mul(weighted, NaN) : weighted;
         terms = tf.keep(tf.stack([total, out.intra, out.inter, out.reg]));
         logits = tf.keep(out.logits);
         if (withHealth) projections = [tf.keep(student), tf.keep(teacher)];

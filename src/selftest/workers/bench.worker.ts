@@ -8,7 +8,9 @@ import { Trainer } from '../../worker/trainer';
 import type { BackendChoice, RunConfig } from '../../worker/protocol';
 import type { PreprocessedVolume } from '../../volume/volume';
 import { DEFAULT_RUN_CONFIG, estimateStepMemory } from '../../store/runConfig';
-import { useWasmSimdBatchMatMul } from '../../backend/wasmMatMulPolicy';
+import { useWasmSimdBatchMatMul, useWasmSimdGemm, useWasmSimdGemmBatched, type WasmGemmMode } from '../../backend/wasmMatMulPolicy';
+import { gemmHelperStats, useGemmGovernor, useGemmHelpers } from '../../kernels/wasmSimdGemmThreads';
+import { gemmThreads, useGemmPacking } from '../../kernels/wasmSimdGemm';
 import { setSimdRelaxed, simdFlavour, wasmBackendMemory } from '../../kernels/wasmSimdBatchMatMul';
 import { useFusedAdamW } from '../../kernels/fusedAdamW';
 import { useSumSquaresKernel } from '../../kernels/sumSquares';
@@ -23,6 +25,16 @@ import { useSharedIdentity } from '../../kernels/wasmIdentityShare';
 export interface KernelSwitches {
   /** wasm: small batched and matrix-vector products on the SIMD kernel (true) or tfjs's stock loop (false). */
   simd?: boolean;
+  /** wasm: which single products the cache-blocked SIMD GEMM takes ('all', 'weightGrads' = xᵀ·dy only, 'off' = XNNPACK). */
+  gemm?: WasmGemmMode;
+  /** wasm: attention's batches of small products on the SIMD GEMM's threads (true) or the one-thread batch kernel (false). */
+  gemmBatched?: boolean;
+  /** wasm SIMD GEMM helpers: the per-shape governor decides (true) or every product is shared (false). */
+  gemmGovernor?: boolean;
+  /** wasm SIMD GEMM: B packed into contiguous panels per task and K block (true) or read as stored (false). */
+  gemmPack?: boolean;
+  /** wasm SIMD GEMM: its tasks shared with the helper threads (true) or run on the calling thread only (false). */
+  gemmHelpers?: boolean;
   /** wasm SIMD kernel: relaxed-SIMD multiply-add on / off / where the engine has it (null). */
   relaxed?: boolean | null;
   /** AdamW: one fused kernel per variable and the one-pass gradient norm (true), or tf ops for both (false). */
@@ -43,6 +55,11 @@ export interface KernelSwitches {
 
 function applySwitches(s: KernelSwitches) {
   if (s.simd !== undefined) useWasmSimdBatchMatMul(s.simd);
+  if (s.gemm !== undefined) useWasmSimdGemm(s.gemm);
+  if (s.gemmHelpers !== undefined) useGemmHelpers(s.gemmHelpers);
+  if (s.gemmBatched !== undefined) useWasmSimdGemmBatched(s.gemmBatched);
+  if (s.gemmPack !== undefined) useGemmPacking(s.gemmPack);
+  if (s.gemmGovernor !== undefined) useGemmGovernor(s.gemmGovernor);
   if (s.relaxed !== undefined) setSimdRelaxed(s.relaxed);
   if (s.fusedAdamW !== undefined) {
     useFusedAdamW(s.fusedAdamW);
@@ -54,7 +71,104 @@ function applySwitches(s: KernelSwitches) {
   if (s.fusedSoftmax !== undefined) useFusedSoftmax(s.fusedSoftmax);
   if (s.splitCopy !== undefined) useSplitColumnsKernel(s.splitCopy);
   if (s.sharedIdentity !== undefined) useSharedIdentity(s.sharedIdentity);
-  return simdFlavour();
+  return { ...simdFlavour(), gemmThreads: gemmThreads() };
+}
+
+type StepProfile = NonNullable<TrainBenchResult['profile']>;
+
+/** One training step under tf.profile: time per kernel name and per matmul shape (kernel times include their sync). */
+async function profileStep(trainer: Trainer): Promise<StepProfile> {
+  const t0 = performance.now();
+  const info = await tf.profile(async () => {
+    await trainer.step();
+  });
+  const wallMs = performance.now() - t0;
+  const byName = new Map<string, KernelTime>();
+  let total = 0;
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    total += ms;
+    const e = byName.get(k.name) ?? { name: k.name, count: 0, ms: 0 };
+    e.count++;
+    e.ms += ms;
+    byName.set(k.name, e);
+  }
+  // Matmuls by shape: where the FLOPs are and how fast each shape runs.
+  const mm = new Map<string, { shapes: string; count: number; ms: number; flops: number }>();
+  for (const k of info.kernels) {
+    if (!/MatMul/.test(k.name) || !k.inputShapes?.[0] || !k.outputShapes?.[0]) continue;
+    const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+    const out = k.outputShapes[0] as number[];
+    const n = out[out.length - 1];
+    const flops = 2 * size(out) * ((size(k.inputShapes[0] as number[]) * n) / size(out));
+    const key = `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join('·')}`;
+    const e = mm.get(key) ?? { shapes: key, count: 0, ms: 0, flops: 0 };
+    e.count++;
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    e.flops += flops;
+    mm.set(key, e);
+  }
+  return {
+    totalKernelMs: total,
+    wallMs,
+    kernels: [...byName.values()].sort((a, b) => b.ms - a.ms),
+    matmuls: [...mm.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, gflops: e.flops / (e.ms * 1e6) })),
+  };
+}
+
+/**
+ * Per-kernel profiles of the same step under several kernel configurations, interleaved round by round in one
+ * trainer; per configuration, each kernel name and matmul shape keeps its fastest round (the one the machine's load
+ * disturbed least), and the wall time its fastest round.
+ */
+async function profileAb(req: TrainBenchRequest & { configs: { name: string; switches: KernelSwitches }[]; rounds: number }) {
+  const config: RunConfig = {
+    ...DEFAULT_RUN_CONFIG,
+    volumeIds: volumes.slice(0, req.batchVolumes).map((v) => v.id),
+    preset: req.preset,
+    gridN: req.gridN,
+    cropSize: req.cropSize,
+    batchVolumes: req.batchVolumes,
+    randomCrops: req.randomCrops,
+    totalSteps: 1000,
+    backend: tf.getBackend() as RunConfig['backend'],
+  };
+  const trainer = await Trainer.create(config, volumes);
+  const best: (StepProfile | null)[] = req.configs.map(() => null);
+  try {
+    for (const c of req.configs) {
+      applySwitches(c.switches);
+      await trainer.step();
+    }
+    for (let r = 0; r < req.rounds; r++) {
+      for (let i = 0; i < req.configs.length; i++) {
+        applySwitches(req.configs[i].switches);
+        const p = await profileStep(trainer);
+        const b = best[i];
+        if (!b) {
+          best[i] = p;
+          continue;
+        }
+        const keep = <T extends { ms: number }>(xs: T[], ys: T[], key: (x: T) => string) => {
+          const byKey = new Map(ys.map((y) => [key(y), y]));
+          return xs.map((x) => {
+            const y = byKey.get(key(x));
+            return y && y.ms < x.ms ? y : x;
+          });
+        };
+        best[i] = {
+          totalKernelMs: Math.min(b.totalKernelMs, p.totalKernelMs),
+          wallMs: Math.min(b.wallMs, p.wallMs),
+          kernels: keep(b.kernels, p.kernels, (x) => x.name).sort((x, y) => y.ms - x.ms),
+          matmuls: keep(b.matmuls, p.matmuls, (x) => x.shapes).sort((x, y) => y.ms - x.ms),
+        };
+      }
+    }
+  } finally {
+    applySwitches({ simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, gemmGovernor: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
+    trainer.dispose();
+  }
+  return req.configs.map((c, i) => ({ name: c.name, profile: best[i] }));
 }
 
 /**
@@ -75,7 +189,9 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
   };
   const trainer = await Trainer.create(config, volumes);
   const times = req.configs.map(() => [] as number[]);
-  const flavours: ReturnType<typeof simdFlavour>[] = [];
+  const flavours: ReturnType<typeof applySwitches>[] = [];
+  // Products the SIMD GEMM shared with its helpers / ran alone (the helpers did not pay), per configuration.
+  const helperUse = req.configs.map(() => ({ shared: 0, alone: 0 }));
   try {
     for (let w = 0; w < Math.max(1, req.warmup); w++) for (const c of req.configs) {
       applySwitches(c.switches);
@@ -84,16 +200,20 @@ async function abSteps(req: TrainBenchRequest & { configs: { name: string; switc
     for (let r = 0; r < req.rounds; r++) {
       for (let i = 0; i < req.configs.length; i++) {
         flavours[i] = applySwitches(req.configs[i].switches);
+        const before = gemmHelperStats();
         const t0 = performance.now();
         await trainer.step();
         times[i].push(performance.now() - t0);
+        const after = gemmHelperStats();
+        helperUse[i].shared += after.shared - before.shared;
+        helperUse[i].alone += after.alone - before.alone;
       }
     }
   } finally {
-    applySwitches({ simd: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
+    applySwitches({ simd: true, gemm: 'all', gemmHelpers: true, gemmBatched: false, gemmPack: true, gemmGovernor: true, relaxed: null, fusedAdamW: true, fusedLayerNorm: true, fusedGelu: true, fusedBias: true, fusedSoftmax: true, splitCopy: true, sharedIdentity: true });
     trainer.dispose();
   }
-  return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: flavours[i], stepMs: times[i], medianMs: median(times[i]) }));
+  return req.configs.map((c, i) => ({ name: c.name, switches: c.switches, flavour: { ...flavours[i], gemmHelpers: helperUse[i] }, stepMs: times[i], medianMs: median(times[i]) }));
 }
 
 const gpuErrors: string[] = [];
@@ -277,44 +397,7 @@ async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
     if (result.nonFiniteSteps) {
       result.note = `${result.nonFiniteSteps} step(s) had a non-finite loss and were left out (${result.firstNonFinite})`;
     }
-    if (req.profile) {
-      const t0 = performance.now();
-      const info = await tf.profile(async () => {
-        await trainer.step();
-      });
-      const wallMs = performance.now() - t0;
-      const byName = new Map<string, KernelTime>();
-      let total = 0;
-      for (const k of info.kernels) {
-        const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-        total += ms;
-        const e = byName.get(k.name) ?? { name: k.name, count: 0, ms: 0 };
-        e.count++;
-        e.ms += ms;
-        byName.set(k.name, e);
-      }
-      // Matmuls by shape: where the FLOPs are and how fast each shape runs.
-      const mm = new Map<string, { shapes: string; count: number; ms: number; flops: number }>();
-      for (const k of info.kernels) {
-        if (!/MatMul/.test(k.name) || !k.inputShapes?.[0] || !k.outputShapes?.[0]) continue;
-        const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
-        const out = k.outputShapes[0] as number[];
-        const n = out[out.length - 1];
-        const flops = 2 * size(out) * ((size(k.inputShapes[0] as number[]) * n) / size(out));
-        const key = `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join('·')}`;
-        const e = mm.get(key) ?? { shapes: key, count: 0, ms: 0, flops: 0 };
-        e.count++;
-        e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-        e.flops += flops;
-        mm.set(key, e);
-      }
-      result.profile = {
-        totalKernelMs: total,
-        wallMs,
-        kernels: [...byName.values()].sort((a, b) => b.ms - a.ms),
-        matmuls: [...mm.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, gflops: e.flops / (e.ms * 1e6) })),
-      };
-    }
+    if (req.profile) result.profile = await profileStep(trainer);
     return result;
   } finally {
     trainer.dispose();
@@ -561,6 +644,7 @@ type Request =
   | { id: number; cmd: 'volumes'; volumes: PreprocessedVolume[] }
   | { id: number; cmd: 'train'; req: TrainBenchRequest }
   | { id: number; cmd: 'ab'; req: Parameters<typeof abSteps>[0] }
+  | { id: number; cmd: 'profileAb'; req: Parameters<typeof profileAb>[0] }
   | { id: number; cmd: 'switches'; switches: KernelSwitches }
   | { id: number; cmd: 'crop' }
   | { id: number; cmd: 'bandwidth'; floats: number; budgetMs: number }
@@ -584,6 +668,7 @@ self.onmessage = async (e: MessageEvent<Request>) => {
       value = volumes.length;
     } else if (msg.cmd === 'train') value = await train(msg.req);
     else if (msg.cmd === 'ab') value = await abSteps(msg.req);
+    else if (msg.cmd === 'profileAb') value = await profileAb(msg.req);
     else if (msg.cmd === 'bandwidth') value = await bandwidth(msg.floats, msg.budgetMs);
     else if (msg.cmd === 'switches') value = applySwitches(msg.switches);
     else if (msg.cmd === 'crop') {
