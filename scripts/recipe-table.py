@@ -35,9 +35,12 @@ def five_minute(names):
         print()
         print(f'| label task (step {last}) | random (seed × split) | trained (seed × split) | gain per pair | mean gain | sd of random | trained better on | beyond the spread? |')
         print('|---|---|---|---|---|---|---|---|')
-        for task in rs[0]['bench']:
-            rnd = [v for r in rs for v in r['bench'][task]['random']]
-            trn = [v for r in rs for v in r['bench'][task]['trained']]
+        # Records since the block split keep {values: {task: {random: [per split], trained: [...]}}} (their paired
+        # table: scripts/bench-paired.py); older ones {task: {random: [per split seed], ...}}.
+        bench = lambda r: r['bench'].get('values', r['bench'])
+        for task in bench(rs[0]):
+            rnd = [v for r in rs for v in bench(r)[task]['random']]
+            trn = [v for r in rs for v in bench(r)[task]['trained']]
             gain = [t - r for t, r in zip(trn, rnd)]
             g, s_ = st.mean(gain), sd(rnd)
             print(f"| {task} | {' '.join(f'{x:.2f}' for x in rnd)} (mean {st.mean(rnd):.3f}) | {' '.join(f'{x:.2f}' for x in trn)} (mean {st.mean(trn):.3f}) | "
@@ -62,7 +65,7 @@ rows = []
 for path in sorted(glob.glob(sys.argv[1] if len(sys.argv) > 1 else 'artifacts/recipe/*.jsonl')):
     for line in open(path):
         d = json.loads(line)
-        if 'config' not in d:
+        if 'config' not in d or 'heldOutAcc' not in d:  # --bench-weights records: bench only
             continue
         c = d['config']
         m = d.get('maps') or {}
