@@ -203,7 +203,7 @@ describe('wasm SIMD GEMM inside tfjs-backend-wasm', () => {
       ['dW fc2 [1408,512]ᵀ·[1408,128]', [1408, 512], [1408, 128], true, false],
       ['dX fc1 [1408,512]·[128,512]ᵀ', [1408, 512], [128, 512], false, true],
       ['head [22,1024]·[1024,1024]', [22, 1024], [1024, 1024], false, false],
-      ['rank 3, batch 1', [1, 64, 40], [1, 40, 24], false, false],
+      ['rank 3, batch 1', [1, 64, 200], [1, 200, 136], false, false],
     ];
     for (const [name, sa, sb, ta, tb] of cases) {
       const av = values(sa.reduce((x, y) => x * y), 3);
@@ -243,9 +243,12 @@ describe('wasm SIMD GEMM inside tfjs-backend-wasm', () => {
       expect(gemmTakes(fwd)).toBe(false);
       useWasmSimdGemm('all');
       expect(gemmTakes(fwd)).toBe(true);
-      // k = 22 into a 1024² output stays with XNNPACK; into [1408, 128] it is the GEMM's.
+      // Short inner dimensions stay with XNNPACK: k = 22; k = 128 with a transposed B or n = 128; k = 128, n = 512 is the GEMM's.
       expect(gemmTakes({ ...one, m: 1024, k: 22, n: 1024, transposeA: true, transposeB: false })).toBe(false);
-      expect(gemmTakes({ ...one, m: 1408, k: 22, n: 128, transposeA: true, transposeB: false })).toBe(true);
+      expect(gemmTakes({ ...one, m: 1408, k: 22, n: 128, transposeA: true, transposeB: false })).toBe(false);
+      expect(gemmTakes({ ...one, m: 1408, k: 128, n: 512, transposeA: false, transposeB: true })).toBe(false);
+      expect(gemmTakes({ ...one, m: 1408, k: 128, n: 128, transposeA: false, transposeB: false })).toBe(false);
+      expect(gemmTakes({ ...one, m: 1408, k: 512, n: 128, transposeA: false, transposeB: true })).toBe(true);
       // A transposed B for few rows (the head's dX) stays on thinTimesTransposed.
       expect(gemmTakes({ ...one, m: 22, k: 1024, n: 1024, transposeA: false, transposeB: true })).toBe(false);
       useWasmSimdGemm('off');

@@ -60,9 +60,12 @@ export function gemmTakes(s: GemmShape): boolean {
   // A transposed B is repacked (k·n moves) for m rows of work: not worth it for a few rows (the head's 22-row
   // dX = dY·Wᵀ against a 1024² W: measured 28 ms per call, mostly the repack), which thinTimesTransposed serves.
   if (s.transposeB && s.m < GEMM_MIN_ROWS_TRANSPOSED_B) return false;
-  // A big output from a short inner dimension (the head's dW = [22, 1024]ᵀ·[22, 1024]: k = 22, 1 M outputs) is
-  // mostly C traffic, which XNNPACK writes faster: --profile-ab measured 6.0–6.2 ms vs 3.8–4.0 ms per step.
-  if (s.k < 32 && s.m * s.n >= 2 ** 19) return false;
+  // Short inner dimensions are mostly C traffic and per-task overhead, where XNNPACK is as fast or faster on a quiet
+  // machine (--profile-ab at load 1, per step: k = 22 [1408,22]·[22,128] 3.1 vs 1.2 ms; k = 128 with a transposed B
+  // [1408,128]·[512,128]ᵀ 28.4 vs 20.0 ms; k = n = 128 [1408,128]·[128,128] 7.8 vs 5.9 ms; k = 128, n = 384/512
+  // forward: a tie). The GEMM keeps the weight gradients (k = 1408: 1.45–1.86×), k ≥ 384 and the head's 22-row products.
+  if (s.k < 32) return false;
+  if (s.k <= 128 && (s.transposeB || s.n <= 128)) return false;
   return gemmMode === 'all' || s.transposeA;
 }
 /** Fewest rows for which the GEMM takes a product with a transposed B. */
