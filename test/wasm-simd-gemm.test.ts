@@ -232,6 +232,13 @@ describe('wasm SIMD GEMM inside tfjs-backend-wasm', () => {
     );
     expect(gemm.gemmProductsRun, 'relu is not the GEMM\'s').toBe(before2);
     expect(maxRelErr(gotRelu.data, refRelu.data)).toBeLessThan(1e-5);
+    // The same routing as BatchMatMul: a short inner dimension (k = n = 128, the projection) stays with XNNPACK.
+    const before3 = gemm.gemmProductsRun;
+    const [gotProj, refProj] = await wasmThenCpu(() =>
+      tf.fused.matMul({ a: tf.tensor2d(x, [1408, 128]), b: tf.tensor2d(w.subarray(0, 128 * 128), [128, 128]), bias: tf.tensor1d(bias.subarray(0, 128)) }),
+    );
+    expect(gemm.gemmProductsRun, 'the projection is not the GEMM\'s').toBe(before3);
+    expect(maxRelErr(gotProj.data, refProj.data)).toBeLessThan(1e-5);
   });
 
   it("modes: 'weightGrads' takes only aᵀ·b, 'off' nothing (XNNPACK), and both still give the right product", async () => {

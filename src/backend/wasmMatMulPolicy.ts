@@ -193,7 +193,7 @@ function installFusedGemm(): void {
     const biasRow = !bias || (bias.dtype === 'float32' && util.sizeFromShape(bias.shape) === n && bias.shape[bias.shape.length - 1] === n);
     if (plain && biasRow && batch === 1 && a.dtype === 'float32' && b.dtype === 'float32') {
       const s: GemmShape = { batch: 1, batchA: 1, batchB: 1, m, k, n, transposeA, transposeB };
-      if (gemmMode === 'all' && gemmFits(s)) {
+      if (gemmMode === 'all' && gemmTakes(s)) {
         const out = gemmOnWasm(args.backend, a, b, s, bias);
         if (out) return { dataId: out.dataId, dtype: 'float32', shape: [...(a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2), m, n] } as TensorInfo;
       }
