@@ -241,6 +241,13 @@ describe('wasm SIMD GEMM inside tfjs-backend-wasm', () => {
       useWasmSimdGemm('weightGrads');
       expect(gemmTakes(dW)).toBe(true);
       expect(gemmTakes(fwd)).toBe(false);
+      useWasmSimdGemm('all');
+      expect(gemmTakes(fwd)).toBe(true);
+      // k = 22 into a 1024² output stays with XNNPACK; into [1408, 128] it is the GEMM's.
+      expect(gemmTakes({ ...one, m: 1024, k: 22, n: 1024, transposeA: true, transposeB: false })).toBe(false);
+      expect(gemmTakes({ ...one, m: 1408, k: 22, n: 128, transposeA: true, transposeB: false })).toBe(true);
+      // A transposed B for few rows (the head's dX) stays on thinTimesTransposed.
+      expect(gemmTakes({ ...one, m: 22, k: 1024, n: 1024, transposeA: false, transposeB: true })).toBe(false);
       useWasmSimdGemm('off');
       expect(gemmTakes(dW)).toBe(false);
       const av = values(300 * 40, 8);

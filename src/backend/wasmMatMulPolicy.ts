@@ -60,6 +60,9 @@ export function gemmTakes(s: GemmShape): boolean {
   // A transposed B is repacked (k·n moves) for m rows of work: not worth it for a few rows (the head's 22-row
   // dX = dY·Wᵀ against a 1024² W: measured 28 ms per call, mostly the repack), which thinTimesTransposed serves.
   if (s.transposeB && s.m < GEMM_MIN_ROWS_TRANSPOSED_B) return false;
+  // A big output from a short inner dimension (the head's dW = [22, 1024]ᵀ·[22, 1024]: k = 22, 1 M outputs) is
+  // mostly C traffic, which XNNPACK writes faster: --profile-ab measured 6.0–6.2 ms vs 3.8–4.0 ms per step.
+  if (s.k < 32 && s.m * s.n >= 2 ** 19) return false;
   return gemmMode === 'all' || s.transposeA;
 }
 /** Fewest rows for which the GEMM takes a product with a transposed B. */
