@@ -1,6 +1,6 @@
 // Paired comparison of two weights sets over the same splits (src/eval/pairedStats.ts), against hand-computed values.
 import { describe, expect, it } from 'vitest';
-import { mean, pairedComparison, sampleSd } from '../src/eval/pairedStats';
+import { mean, pairedComparison, sampleSd, tCritical95 } from '../src/eval/pairedStats';
 
 describe('mean and sample sd', () => {
   it('match hand-computed values', () => {
@@ -11,8 +11,19 @@ describe('mean and sample sd', () => {
   });
 });
 
+describe('tCritical95', () => {
+  it('is Student t₀.₉₇₅: 12.706 at 1 df, 2.776 at 4, 2.045 at 29, ≈ 2.00 at 60, → 1.96', () => {
+    expect(tCritical95(1)).toBe(12.706);
+    expect(tCritical95(4)).toBe(2.776);
+    expect(tCritical95(29)).toBe(2.045);
+    expect(tCritical95(60)).toBeCloseTo(2.0, 2);
+    expect(tCritical95(10000)).toBeCloseTo(1.96, 2);
+    expect(tCritical95(0)).toBeNaN();
+  });
+});
+
 describe('pairedComparison', () => {
-  it('a gain far inside the unpaired spread but steady pair by pair: beyond the paired noise, not the spread', () => {
+  it('a gain far inside the unpaired spread but steady pair by pair: beyond the paired t, not the spread', () => {
     // The splits move both scores a lot (0.2 … 0.6); the trained weights are better by 0.04–0.06 on each.
     const base = [0.2, 0.6, 0.3, 0.5];
     const other = [0.25, 0.64, 0.36, 0.54];
@@ -27,7 +38,15 @@ describe('pairedComparison', () => {
     expect(c.otherMean).toBeCloseTo(0.4475, 12);
     expect(c.better).toBe(4);
     expect(c.beyondSpread).toBe(false);
-    expect(c.beyondPairedNoise).toBe(true);
+    expect(c.tCritical).toBe(3.182);
+    expect(c.beyondPairedNoise).toBe(true); // 0.0475 > 3.182 × 0.0048
+  });
+
+  it('few splits need a larger multiple of the SE than 2 (t with n − 1 df)', () => {
+    // Gains 0.1, 0.02, 0.06: mean 0.06, sd 0.04, SE 0.0231 → 2.6 SE, below t(2) = 4.303.
+    const c = pairedComparison([0.3, 0.3, 0.3], [0.4, 0.32, 0.36]);
+    expect(c.gainMean / c.gainSe).toBeCloseTo(2.598, 2);
+    expect(c.beyondPairedNoise).toBe(false);
   });
 
   it('a large, steady gain is beyond both; a gain that flips sign is beyond neither', () => {

@@ -1,7 +1,7 @@
 // Is one set of weights better than another on the benchmark's label tasks, beyond what the split alone moves?
 // Both are scored on the SAME splits (the same crops), so the split's own difficulty cancels in the per-split
 // difference: the paired gain's spread is what decides, beside the unpaired spread (sd of the baseline over the
-// splits) that the issue's criterion names. Pure arithmetic, unit-tested in test/eval-paired-stats.test.ts.
+// splits) that the issue's criterion names; the paired verdict is a paired t-test (95 %, two-sided). Pure arithmetic, unit-tested in test/eval-paired-stats.test.ts.
 
 export function mean(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
@@ -37,8 +37,20 @@ export interface PairedComparison {
   better: number;
   /** Mean gain larger than the baseline's sd over the pairs (the issue's "beyond the spread"). */
   beyondSpread: boolean;
-  /** Mean paired gain more than 2 standard errors above zero. */
+  /** Two-sided 95 % Student t quantile for n − 1 degrees of freedom (the SE multiplier of beyondPairedNoise). */
+  tCritical: number;
+  /** Mean paired gain more than t·SE above zero (paired t-test, 95 %, two-sided). */
   beyondPairedNoise: boolean;
+}
+
+/** t₀.₉₇₅ for 1…30 degrees of freedom. */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/** Two-sided 95 % quantile of Student's t with `df` degrees of freedom (table to 30, then 1.96 + 2.4/df, within 0.003). */
+export function tCritical95(df: number): number {
+  if (!(df >= 1)) return NaN;
+  const d = Math.floor(df);
+  return d <= 30 ? T975[d - 1] : 1.96 + 2.4 / d;
 }
 
 /**
@@ -70,6 +82,7 @@ export function pairedComparison(base: readonly number[], other: readonly number
     gainSe,
     better: gains.filter((g) => g > 0).length,
     beyondSpread: Number.isFinite(baseSd) && gainMean > baseSd,
-    beyondPairedNoise: Number.isFinite(gainSe) && gainMean > 2 * gainSe,
+    tCritical: tCritical95(gains.length - 1),
+    beyondPairedNoise: Number.isFinite(gainSe) && gains.length >= 2 && gainMean > tCritical95(gains.length - 1) * gainSe,
   };
 }

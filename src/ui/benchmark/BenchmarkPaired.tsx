@@ -1,6 +1,6 @@
 // Pretrained vs random init on the label tasks, split by split (src/store/benchmarkPaired.ts): both numbers the
 // verdict needs, visible — the unpaired spread (sd of random init over the splits) and the paired gain with its sd
-// and standard error — and whether the mean gain is beyond each.
+// and standard error — and whether the mean gain is beyond each (the spread; t·SE, a paired t-test).
 import { pairedRows } from '../../store/benchmarkPaired';
 import type { ResultsSnapshot } from '../../store/benchmarkResults';
 import { metricSpec, taskInfo } from '../../eval/tasks/catalog';
@@ -19,7 +19,7 @@ export function BenchmarkPaired({ results }: { results: Pick<ResultsSnapshot, 's
       <h4>Pre-trained vs random init, paired over the same {n} splits</h4>
       <p className="bench-paired-note small">
         gain = pre-trained − random init on each split (same crops); <strong>spread</strong> = sd of random init over the splits (unpaired);{' '}
-        <strong>paired</strong>: mean gain &gt; 2 standard errors of the paired gains.
+        <strong>paired</strong>: mean gain &gt; t·SE of the paired gains (paired t-test, 95 %; t = {f3(rows[0].comparison.tCritical)} for {n} splits).
       </p>
       <table className="table bench-table bench-paired-table">
         <thead>
@@ -69,7 +69,7 @@ export function BenchmarkPaired({ results }: { results: Pick<ResultsSnapshot, 's
                   </span>
                   <br />
                   <span className={c.beyondPairedNoise ? 'good' : 'warn'} data-testid="bench-paired-se">
-                    2 SE: {c.beyondPairedNoise ? 'yes' : 'no'}
+                    paired: {c.beyondPairedNoise ? 'yes' : 'no'}
                   </span>
                 </td>
               </tr>
