@@ -145,8 +145,8 @@ const runnerOf = new WeakMap<Pool, GemmTaskRunner>();
  * while it holds a task, and the caller then waits out the helper's time slice (interleaved A/B on the shared 2-core
  * box at load 5–11: the step 0.73–0.99× as fast with the helpers as without). Per product shape it keeps a running
  * average of the time shared and alone, runs the faster way, and every `exploreEvery`-th call of that shape runs the
- * other way so that the averages follow the machine's load (every 8th cost the quiet machine 7 % of the step against
- * helpers on every product: 305 vs 283 ms).
+ * other way so that the averages follow the machine's load (exploring every 8th call cost the quiet machine 7 % of
+ * the step against helpers on every product, 305 vs 283 ms; every 16th 0–10 %, within the noise at load 1–2).
  */
 export class HelperGovernor {
   private readonly byShape = new Map<string, { shared: number | null; alone: number | null; calls: number }>();
@@ -154,7 +154,7 @@ export class HelperGovernor {
   shared = 0;
   alone = 0;
   constructor(
-    readonly exploreEvery = 16,
+    readonly exploreEvery = 32,
     readonly weight = 0.3,
   ) {}
   /** Whether the next product of this shape should be shared. */
