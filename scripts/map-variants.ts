@@ -30,25 +30,10 @@ import { Rng } from '../src/voco/rng';
 import { cosineToQuery } from '../src/eval/similarityMap';
 import { writeFileSync } from 'node:fs';
 import type { PreprocessedVolume, Volume } from '../src/volume/volume';
+import { argsFrom, optionReader, root, DATA, ABDOMEN, ABDOMEN_SEG, STRUCTURES } from './recipeData';
 
-const argv = (process.env.MAPV_ARGS ?? '').split(/\s+/).filter(Boolean);
-const opt = (name: string, fallback?: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-};
-const root = resolve(import.meta.dirname, '..');
-const DATA = process.env.VOCO_TEST_DATA ?? resolve(root, 'test/data');
-const ABDOMEN = resolve(DATA, 'ct-abdomen-totalseg/example_ct.nii.gz');
-const ABDOMEN_SEG = resolve(DATA, 'ct-abdomen-totalseg/example_seg_fast_force_split.nii.gz');
-const STRUCTURES: [number, string][] = [
-  [5, 'liver'],
-  [1, 'spleen'],
-  [2, 'kidney_right'],
-  [3, 'kidney_left'],
-  [52, 'aorta'],
-  [31, 'vertebrae_L1'],
-  [29, 'vertebrae_L3'],
-];
+const argv = argsFrom('MAPV_ARGS');
+const opt = optionReader(argv);
 
 interface Saved {
   meta: { name: string; seed: number; preset: string; cropSize: number; steps: number; train: string; config: { spacing: [number, number, number]; huWindow: [number, number]; gridN: number } };

@@ -43,28 +43,10 @@ import { niftiVolume } from '../test/helpers/niftiNode';
 import { slicePicture } from './slicePicture';
 import type { RunConfig, StepMetrics } from '../src/worker/protocol';
 import type { PreprocessedVolume, Volume } from '../src/volume/volume';
+import { argsFrom, optionReader, root, DATA, ABDOMEN, ABDOMEN_SEG, STRUCTURES, CHEST } from './recipeData';
 
-const argv = (process.env.RECIPE_ARGS ?? '').split(/\s+/).filter(Boolean);
-const opt = (name: string, fallback?: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-};
-const root = resolve(import.meta.dirname, '..');
-const DATA = process.env.VOCO_TEST_DATA ?? resolve(root, 'test/data');
-const ABDOMEN = resolve(DATA, 'ct-abdomen-totalseg/example_ct.nii.gz');
-const ABDOMEN_SEG = resolve(DATA, 'ct-abdomen-totalseg/example_seg_fast_force_split.nii.gz');
-const CHEST = resolve(DATA, 'ct-chest-elastix/chest_ct_derived_4x.nii.gz');
-
-/** Structures clicked for the map AUC (TotalSegmentator v2 ids). */
-const STRUCTURES: [number, string][] = [
-  [5, 'liver'],
-  [1, 'spleen'],
-  [2, 'kidney_right'],
-  [3, 'kidney_left'],
-  [52, 'aorta'],
-  [31, 'vertebrae_L1'],
-  [29, 'vertebrae_L3'],
-];
+const argv = argsFrom('RECIPE_ARGS');
+const opt = optionReader(argv);
 
 const name = opt('name', 'run')!;
 const trainOn = opt('train', 'chest')!;

@@ -106,12 +106,7 @@ export function installWasmMatMulPolicy(stock: KernelConfig): boolean {
     const a = args.inputs.a as TensorInfo;
     const b = args.inputs.b as TensorInfo;
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    const batch = Math.max(util.sizeFromShape(a.shape.slice(0, -2)), util.sizeFromShape(b.shape.slice(0, -2)));
-    const [ra, ca] = a.shape.slice(-2);
-    const [rb, cb] = b.shape.slice(-2);
-    const m = transposeA ? ca : ra;
-    const k = transposeA ? ra : ca;
-    const n = transposeB ? rb : cb;
+    const { batch, m, k, n } = productDims(a, b, transposeA, transposeB);
     if (preferStockLoop(batch, m, k, n)) {
       if (simdEnabled && a.dtype === 'float32' && b.dtype === 'float32') {
         const batchA = util.sizeFromShape(a.shape.slice(0, -2));
@@ -183,12 +178,7 @@ function installFusedGemm(): void {
     const bias = (args.inputs.bias as TensorInfo | undefined) ?? null;
     const prelu = args.inputs.preluActivationWeights as TensorInfo | undefined;
     const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation?: string };
-    const batch = Math.max(util.sizeFromShape(a.shape.slice(0, -2)), util.sizeFromShape(b.shape.slice(0, -2)));
-    const [ra, ca] = a.shape.slice(-2);
-    const [rb, cb] = b.shape.slice(-2);
-    const m = transposeA ? ca : ra;
-    const k = transposeA ? ra : ca;
-    const n = transposeB ? rb : cb;
+    const { batch, m, k, n } = productDims(a, b, transposeA, transposeB);
     const plain = (activation === undefined || activation === 'linear') && !prelu;
     const biasRow = !bias || (bias.dtype === 'float32' && util.sizeFromShape(bias.shape) === n && bias.shape[bias.shape.length - 1] === n);
     if (plain && biasRow && batch === 1 && a.dtype === 'float32' && b.dtype === 'float32') {
@@ -204,4 +194,12 @@ function installFusedGemm(): void {
   (config as unknown as Record<symbol, boolean>)[MARK] = true;
   unregisterKernel(_FusedMatMul, 'wasm');
   registerKernel(config);
+}
+
+/** A (batched) product's batch and m × k × n from its operands as stored and their transpose flags. */
+function productDims(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): { batch: number; m: number; k: number; n: number } {
+  const batch = Math.max(util.sizeFromShape(a.shape.slice(0, -2)), util.sizeFromShape(b.shape.slice(0, -2)));
+  const [ra, ca] = a.shape.slice(-2);
+  const [rb, cb] = b.shape.slice(-2);
+  return { batch, m: transposeA ? ca : ra, k: transposeA ? ra : ca, n: transposeB ? rb : cb };
 }

@@ -246,8 +246,11 @@ export function simdBatchMatMulFor(memory: WebAssembly.Memory, relaxed: boolean)
   return kernel;
 }
 
-/** CPU twin: the same product in plain float64-accumulated JS, for parity tests. */
-export function batchMatMulReference(a: Float32Array, b: Float32Array, s: BatchMatMulShape): Float32Array {
+/**
+ * CPU twin: the same product in plain float64-accumulated JS, for parity tests; each sum starts from `bias[j]` when
+ * a bias row is given (the GEMM's fused bias, wasmSimdGemm.ts).
+ */
+export function batchMatMulReference(a: Float32Array, b: Float32Array, s: BatchMatMulShape, bias?: Float32Array): Float32Array {
   const { batch, m, k, n } = s;
   const out = new Float32Array(batch * m * n);
   for (let bi = 0; bi < batch; bi++) {
@@ -255,7 +258,7 @@ export function batchMatMulReference(a: Float32Array, b: Float32Array, s: BatchM
     const bo = s.batchB === 1 ? 0 : bi * k * n;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
-        let sum = 0;
+        let sum = bias ? bias[j] : 0;
         for (let q = 0; q < k; q++) {
           const av = s.transposeA ? a[ao + q * m + i] : a[ao + i * k + q];
           const bv = s.transposeB ? b[bo + j * k + q] : b[bo + q * n + j];
