@@ -18,6 +18,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { halfWordsPerRow, matMulHalfCPU, unpackHalfRows } from './half';
+import { writeRowFn } from './registerTileWgsl';
 
 export const MATMUL_PACKED_HALF_KERNEL = 'VocoMatMulPackedHalf';
 export type HalfStorage = 'packed' | 'native';
@@ -124,14 +125,7 @@ export function pairedMatMulCode(ta: boolean, tb: boolean, dec: (expr: string) =
       ${rows.map((i) => `writeRowPaired(outBase, row0 + ${i}, col0, M, N, acc${i});`).join('\n        ')}
     }
 
-    fn writeRowPaired(outBase : i32, row : i32, col0 : i32, M : i32, N : i32, acc : vec4<f32>) {
-      if (row >= M) { return; }
-      let at = outBase + row * N + col0;
-      setOutputAtIndex(at, acc.x);
-      if (col0 + 1 < N) { setOutputAtIndex(at + 1, acc.y); }
-      if (col0 + 2 < N) { setOutputAtIndex(at + 2, acc.z); }
-      if (col0 + 3 < N) { setOutputAtIndex(at + 3, acc.w); }
-    }
+      ${writeRowFn('writeRowPaired')}
   `;
 }
 

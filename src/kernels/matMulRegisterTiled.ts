@@ -15,6 +15,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { castToHalfWebgpu } from './castToHalf';
 import { matMulPackedHalfWebgpu, pairedMatMulCode } from './matMulPackedHalf';
+import { writeRowFn } from './registerTileWgsl';
 
 const ROWS = 8;
 const COLS = 4;
@@ -66,14 +67,7 @@ export class MatMulRegisterTiledProgram implements WebGPUProgram {
         ${rows.map((i) => `writeRow(outBase, row0 + ${i}, col0, M, N, acc${i});`).join('\n        ')}
       }
 
-      fn writeRow(outBase : i32, row : i32, col0 : i32, M : i32, N : i32, acc : vec4<f32>) {
-        if (row >= M) { return; }
-        let at = outBase + row * N + col0;
-        setOutputAtIndex(at, acc.x);
-        if (col0 + 1 < N) { setOutputAtIndex(at + 1, acc.y); }
-        if (col0 + 2 < N) { setOutputAtIndex(at + 2, acc.z); }
-        if (col0 + 3 < N) { setOutputAtIndex(at + 3, acc.w); }
-      }
+      ${writeRowFn('writeRow')}
     `;
   }
 }
@@ -146,14 +140,7 @@ export class MatMulRegisterTiledSubgroupProgram implements WebGPUProgram {
         ${rows.map((i) => `writeRowSg(outBase, row0 + ${i}, col0, M, N, acc${i});`).join('\n        ')}
       }
 
-      fn writeRowSg(outBase : i32, row : i32, col0 : i32, M : i32, N : i32, acc : vec4<f32>) {
-        if (row >= M) { return; }
-        let at = outBase + row * N + col0;
-        setOutputAtIndex(at, acc.x);
-        if (col0 + 1 < N) { setOutputAtIndex(at + 1, acc.y); }
-        if (col0 + 2 < N) { setOutputAtIndex(at + 2, acc.z); }
-        if (col0 + 3 < N) { setOutputAtIndex(at + 3, acc.w); }
-      }
+      ${writeRowFn('writeRowSg')}
     `;
   }
 }
