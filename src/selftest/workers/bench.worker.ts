@@ -122,17 +122,7 @@ async function profileStep(trainer: Trainer): Promise<StepProfile> {
  * disturbed least), and the wall time its fastest round.
  */
 async function profileAb(req: TrainBenchRequest & { configs: { name: string; switches: KernelSwitches }[]; rounds: number }) {
-  const config: RunConfig = {
-    ...DEFAULT_RUN_CONFIG,
-    volumeIds: volumes.slice(0, req.batchVolumes).map((v) => v.id),
-    preset: req.preset,
-    gridN: req.gridN,
-    cropSize: req.cropSize,
-    batchVolumes: req.batchVolumes,
-    randomCrops: req.randomCrops,
-    totalSteps: 1000,
-    backend: tf.getBackend() as RunConfig['backend'],
-  };
+  const config = benchRunConfig(req);
   const trainer = await Trainer.create(config, volumes);
   const best: (StepProfile | null)[] = req.configs.map(() => null);
   try {
@@ -176,17 +166,7 @@ async function profileAb(req: TrainBenchRequest & { configs: { name: string; swi
  * so that a busy machine's load falls on every configuration alike. Returns every step time and the median per config.
  */
 async function abSteps(req: TrainBenchRequest & { configs: { name: string; switches: KernelSwitches }[]; rounds: number }) {
-  const config: RunConfig = {
-    ...DEFAULT_RUN_CONFIG,
-    volumeIds: volumes.slice(0, req.batchVolumes).map((v) => v.id),
-    preset: req.preset,
-    gridN: req.gridN,
-    cropSize: req.cropSize,
-    batchVolumes: req.batchVolumes,
-    randomCrops: req.randomCrops,
-    totalSteps: 1000,
-    backend: tf.getBackend() as RunConfig['backend'],
-  };
+  const config = benchRunConfig(req);
   const trainer = await Trainer.create(config, volumes);
   const times = req.configs.map(() => [] as number[]);
   const flavours: ReturnType<typeof applySwitches>[] = [];
@@ -303,12 +283,9 @@ function median(xs: number[]): number | null {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
-  const preset = PRESETS[req.preset];
-  if (!preset) throw new Error(`unknown preset '${req.preset}' (have ${Object.keys(PRESETS).join(', ')})`);
-  if (volumes.length < req.batchVolumes) throw new Error(`bench worker has ${volumes.length} volumes, needs ${req.batchVolumes}`);
-  const crops = req.batchVolumes * (req.gridN ** 2 + req.randomCrops);
-  const config: RunConfig = {
+/** The run configuration a timed training step uses: the studio's defaults at the request's shape, on the current backend. */
+function benchRunConfig(req: TrainBenchRequest): RunConfig {
+  return {
     ...DEFAULT_RUN_CONFIG,
     volumeIds: volumes.slice(0, req.batchVolumes).map((v) => v.id),
     preset: req.preset,
@@ -319,6 +296,14 @@ async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
     totalSteps: 1000,
     backend: tf.getBackend() as RunConfig['backend'],
   };
+}
+
+async function train(req: TrainBenchRequest): Promise<TrainBenchResult> {
+  const preset = PRESETS[req.preset];
+  if (!preset) throw new Error(`unknown preset '${req.preset}' (have ${Object.keys(PRESETS).join(', ')})`);
+  if (volumes.length < req.batchVolumes) throw new Error(`bench worker has ${volumes.length} volumes, needs ${req.batchVolumes}`);
+  const crops = req.batchVolumes * (req.gridN ** 2 + req.randomCrops);
+  const config = benchRunConfig(req);
   const result: TrainBenchResult = {
     preset: req.preset,
     backend: tf.getBackend(),
